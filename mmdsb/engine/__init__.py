@@ -1,0 +1,3 @@
+from .weighter import SemanticScaleWeighter
+
+__all__ = ['SemanticScaleWeighter']

@@ -1,0 +1,175 @@
+"""From the feature bank to per-class DSB loss weights."""
+import math
+from typing import Dict, Optional, Tuple
+
+import torch
+import torch.nn.functional as F
+from mmengine.dist import all_gather, get_world_size
+from mmengine.logging import print_log
+from mmengine.registry import TASK_UTILS
+from torch import Tensor
+
+from ..feature_bank import FeatureBank
+from ..semantic_scale import (check_labels, dsb_weights,
+                              scales_from_volumes)
+
+__all__ = ['SemanticScaleWeighter']
+
+
+def _gather_rows(feats: Tensor, labels: Tensor) -> Tuple[Tensor, Tensor]:
+    """Concatenate every rank's rows in rank order (batches may differ in
+    size), so that all ranks see the same global batch."""
+    if get_world_size() == 1:
+        return feats, labels
+    n = feats.shape[0]
+    sizes = [int(s) for s in all_gather(labels.new_tensor([n]))]
+    pad = max(sizes) - n
+    feats = F.pad(feats, (0, 0, 0, pad))
+    labels = F.pad(labels, (0, pad))
+    all_feats, all_labels = all_gather(feats), all_gather(labels)
+    return (torch.cat([f[:s] for f, s in zip(all_feats, sizes)]),
+            torch.cat([lb[:s] for lb, s in zip(all_labels, sizes)]))
+
+
+@TASK_UTILS.register_module()
+class SemanticScaleWeighter:
+    """Keeps the storage pool and turns it into DSB class weights.
+
+    Every training iteration, :meth:`observe` takes the batch's pre-logit
+    features and labels: it pools the features to ``bank_dim`` channels
+    (1-D average pooling, paper App. F.2), gathers them from all ranks,
+    pushes them into the bank and, in the re-weighting stage, returns the
+    per-class weights ``a`` computed from the updated bank.
+
+    Args:
+        alpha: smoothing of the inter-class weight ``W = log2(alpha + W')``,
+            ``alpha >= 1``: 2 for long-tailed, 1 for sample-balanced data.
+        interclass: use the inter-class weight; ``False`` gives ``S = S'``.
+        eps: radius of the packing spheres in the volume (``eps > 0``).
+        normalize: ``'mean'`` (weights average 1) or ``'sum'`` (the
+            paper's weights that sum to 1, which divides the loss by ``C``).
+        bank_dim: dimension of the stored features; larger pre-logits are
+            reduced to it by 1-D average pooling over channels.
+        max_weight_ratio: optional cap on the ratio of the largest to the
+            smallest class weight.
+    """
+
+    def __init__(self,
+                 alpha: float = 2.0,
+                 interclass: bool = True,
+                 eps: float = 1.0,
+                 normalize: str = 'mean',
+                 bank_dim: int = 64,
+                 max_weight_ratio: Optional[float] = None):
+        if not (alpha >= 1 and math.isfinite(alpha)):
+            raise ValueError(f'alpha must be >= 1, got {alpha}')
+        if not (eps > 0 and math.isfinite(eps)):
+            raise ValueError(f'eps must be > 0, got {eps}')
+        if normalize not in ('mean', 'sum'):
+            raise ValueError(
+                f"normalize must be 'mean' or 'sum', got {normalize!r}")
+        if int(bank_dim) != bank_dim or bank_dim < 1:
+            raise ValueError(
+                f'bank_dim must be a positive integer, got {bank_dim}')
+        if max_weight_ratio is not None and not max_weight_ratio >= 1:
+            raise ValueError(
+                f'max_weight_ratio must be >= 1, got {max_weight_ratio}')
+        self.alpha, self.interclass, self.eps = alpha, interclass, eps
+        self.normalize, self.bank_dim = normalize, int(bank_dim)
+        self.max_weight_ratio = max_weight_ratio
+        self.bank: Optional[FeatureBank] = None
+        self.feat_dim: Optional[int] = None
+        # 1: fill the pool; 2: also dequeue; 3: also re-weight (SPEC 4).
+        self.stage = 1
+        self._warned_fallback = False
+
+    def init_bank(self, capacity: int, num_classes: int,
+                  device: torch.device) -> None:
+        self.bank = FeatureBank(capacity, self.bank_dim, num_classes,
+                                self.eps, device)
+
+    @property
+    def num_classes(self) -> int:
+        self._check_bank()
+        return self.bank.num_classes
+
+    def _check_bank(self) -> None:
+        if self.bank is None:
+            raise RuntimeError(
+                'the DSB feature bank is not set up: add '
+                "dict(type='DSBHook') to custom_hooks of the config")
+
+    def reduce(self, feats: Tensor) -> Tensor:
+        """Flatten pre-logits and pool them to ``bank_dim`` channels."""
+        feats = feats.detach().flatten(1).float()
+        if feats.shape[1] > self.bank_dim:
+            feats = F.adaptive_avg_pool1d(feats[:, None],
+                                          self.bank_dim)[:, 0]
+        return feats
+
+    def observe(self, feats: Tensor, labels: Tensor) -> Optional[Tensor]:
+        """Feed one training batch; return ``(C,)`` class weights in the
+        re-weighting stage, ``None`` before it."""
+        self._check_bank()
+        bank = self.bank
+        check_labels(labels, bank.num_classes, feats.shape[0])
+        dim = feats[0].numel() if feats.shape[0] else None
+        if self.feat_dim is None:
+            if dim is not None and dim < self.bank_dim:
+                raise ValueError(
+                    f'pre-logit features have {dim} channels, fewer than '
+                    f'bank_dim={self.bank_dim}; set bank_dim <= {dim}')
+            self.feat_dim = dim
+        elif dim is not None and dim != self.feat_dim:
+            raise ValueError(
+                f'the pre-logit feature dimension changed from '
+                f'{self.feat_dim} to {dim} during training')
+        x, y = _gather_rows(self.reduce(feats), labels.to(feats.device))
+        finite = torch.isfinite(x).all(dim=1)
+        if not finite.all():
+            print_log(
+                f'DSB: {int((~finite).sum())} of {x.shape[0]} features in '
+                'this batch are NaN or inf; they are kept out of the '
+                'feature bank', logger='current', level=30)
+            x, y = x[finite], y[finite]
+        bank.push(x, y, evict=x.shape[0] if self.stage >= 2 else 0)
+        if self.stage < 3:
+            return None
+        return self.class_weights()
+
+    def semantic_scales(self) -> Tensor:
+        """``(C,)`` semantic scales ``S`` of the classes in the bank."""
+        self._check_bank()
+        bank = self.bank
+        if not self.interclass:
+            return scales_from_volumes(bank.volumes(), interclass=False)
+        return scales_from_volumes(bank.volumes(), bank.distance_sums(),
+                                   bank.present(), self.alpha, True)
+
+    def class_weights(self, scales: Optional[Tensor] = None) -> Tensor:
+        """``(C,)`` DSB weights; classes without a usable scale get the
+        largest weight (said once in the log)."""
+        if scales is None:
+            scales = self.semantic_scales()
+        missing = ~(torch.isfinite(scales) & (scales > 0))
+        if missing.any() and not self._warned_fallback:
+            self._warned_fallback = True
+            ids = missing.nonzero().flatten().tolist()
+            shown = ', '.join(map(str, ids[:20])) + (
+                ', ...' if len(ids) > 20 else '')
+            print_log(
+                f'DSB: {len(ids)} classes have no positive semantic scale '
+                '(fewer than 2 samples in the bank, or collapsed features); '
+                'they get the largest weight among the other classes '
+                f'(or 1 if none has a scale). Classes: {shown}',
+                logger='current', level=30)
+        return dsb_weights(scales, self.normalize, self.max_weight_ratio)
+
+    def state_dict(self) -> Dict:
+        self._check_bank()
+        return dict(bank=self.bank.state_dict(), feat_dim=self.feat_dim)
+
+    def load_state_dict(self, state: Dict) -> None:
+        self._check_bank()
+        self.bank.load_state_dict(state['bank'])
+        self.feat_dim = state.get('feat_dim')

@@ -1,0 +1,299 @@
+"""Semantic scale of classes: feature volumes, inter-class interference and
+DSB loss weights.
+
+Pure PyTorch, no OpenMMLab import, so that it can be used, tested and
+benchmarked on its own. Samples are rows: ``feats`` has shape ``(m, d)``.
+All computation is done in float64 on the device of the input.
+
+For one class with centred embeddings ``X`` (``m x d``)::
+
+    Vol = 1/2 * log2 det(I_d + d / (m * eps^2) * X^T X)
+
+which is eq. 3 and Algorithm 1 of the DSB paper with ``eps = 1``. The
+determinant is never formed: ``slogdet`` of the positive definite matrix
+gives its logarithm directly (``det`` overflows to inf for real feature
+sizes), and when ``m < d`` the ``m x m`` Gram form
+``det(I_m + c X X^T) = det(I_d + c X^T X)`` is used.
+"""
+import math
+from typing import Optional
+
+import torch
+from torch import Tensor
+
+__all__ = [
+    'feature_volume', 'class_volumes', 'semantic_scales', 'dsb_weights',
+    'volumes_from_scatter', 'centre_distance_sums', 'scales_from_volumes'
+]
+
+_LN2 = math.log(2.0)
+# Largest number of matrix elements built at once in `class_volumes`.
+_MAX_BATCH_ELEMENTS = 1 << 24
+
+
+def _check_eps(eps: float) -> None:
+    if not eps > 0 or not math.isfinite(eps):
+        raise ValueError(f'eps must be a positive finite number, got {eps}')
+
+
+def _check_feats(feats: Tensor, name: str = 'feats') -> None:
+    if not isinstance(feats, Tensor) or feats.dim() != 2:
+        shape = tuple(feats.shape) if isinstance(feats, Tensor) else None
+        raise ValueError(f'{name} must be a 2-D tensor (samples x dims), '
+                         f'got shape {shape}')
+    if not torch.isfinite(feats).all():
+        raise ValueError(f'{name} contains NaN or inf values')
+
+
+def check_labels(labels: Tensor, num_classes: int, n: Optional[int] = None):
+    """Raise a clear error for labels that are not class indices."""
+    if labels.dim() != 1 or (n is not None and labels.numel() != n):
+        raise ValueError(f'labels must be a 1-D tensor with one entry per '
+                         f'sample ({n}), got shape {tuple(labels.shape)}')
+    if labels.is_floating_point():
+        raise ValueError('labels must be an integer tensor of class indices')
+    if labels.numel() and (labels.min() < 0 or labels.max() >= num_classes):
+        raise ValueError(
+            f'labels must lie in [0, {num_classes}), got values in '
+            f'[{int(labels.min())}, {int(labels.max())}]')
+
+
+def _logdet_volumes(mats: Tensor) -> Tensor:
+    """``1/2 log2 det`` of a batch of symmetric positive definite matrices."""
+    sign, logabsdet = torch.linalg.slogdet(mats)
+    if (sign <= 0).any():
+        # I + PSD is positive definite; a non-positive sign means rounding
+        # broke the PSD part. Eigenvalues clamped at 1 are the safe answer.
+        eig = torch.linalg.eigvalsh(mats).clamp_min(1.0)
+        logabsdet = torch.where(sign > 0, logabsdet, eig.log().sum(-1))
+    return 0.5 * logabsdet / _LN2
+
+
+def feature_volume(feats: Tensor, eps: float = 1.0) -> Tensor:
+    """Volume (in bits) of the manifold spanned by one class's samples.
+
+    Args:
+        feats: ``(m, d)`` samples of one class, one per row.
+        eps: radius of the packing spheres (``eps = 1`` is eq. 3).
+
+    Returns:
+        A float64 scalar tensor; 0 for ``m <= 1``.
+    """
+    _check_eps(eps)
+    _check_feats(feats)
+    m, d = feats.shape
+    if m <= 1:
+        return feats.new_zeros((), dtype=torch.float64)
+    x = feats.double()
+    x = x - x.mean(dim=0, keepdim=True)
+    scale = d / (m * eps * eps)
+    gram = x @ x.T if m < d else x.T @ x
+    eye = torch.eye(gram.shape[0], dtype=torch.float64, device=x.device)
+    return _logdet_volumes(eye + scale * gram)
+
+
+def volumes_from_scatter(counts: Tensor,
+                         sums: Tensor,
+                         scatters: Tensor,
+                         eps: float = 1.0) -> Tensor:
+    """Volumes of classes given their sufficient statistics.
+
+    Args:
+        counts: ``(k,)`` number of samples per class.
+        sums: ``(k, d)`` sum of the samples per class.
+        scatters: ``(k, d, d)`` sum of ``z z^T`` per class.
+        eps: radius of the packing spheres.
+
+    Returns:
+        ``(k,)`` float64 volumes; 0 where a class has fewer than 2 samples.
+    """
+    _check_eps(eps)
+    k, d = sums.shape
+    counts = counts.to(torch.float64)
+    out = torch.zeros(k, dtype=torch.float64, device=sums.device)
+    ok = counts > 1
+    if not ok.any():
+        return out
+    n = counts[ok]
+    s = sums[ok].double()
+    centred = scatters[ok].double() - s[:, :, None] * s[:, None, :] / n[:,
+                                                                      None,
+                                                                      None]
+    eye = torch.eye(d, dtype=torch.float64, device=sums.device)
+    mats = eye + (d / (eps * eps)) / n[:, None, None] * centred
+    out[ok] = _logdet_volumes(mats)
+    return out
+
+
+def class_volumes(feats: Tensor,
+                  labels: Tensor,
+                  num_classes: int,
+                  eps: float = 1.0) -> Tensor:
+    """Volume of every class; 0 for classes with fewer than 2 samples.
+
+    Args:
+        feats: ``(N, d)`` samples.
+        labels: ``(N,)`` class index of every sample.
+        num_classes: number of classes ``C``.
+        eps: radius of the packing spheres.
+
+    Returns:
+        ``(C,)`` float64 volumes in bits.
+    """
+    _check_eps(eps)
+    _check_feats(feats)
+    check_labels(labels, num_classes, feats.shape[0])
+    d = feats.shape[1]
+    device = feats.device
+    out = torch.zeros(num_classes, dtype=torch.float64, device=device)
+    order = torch.argsort(labels, stable=True)
+    x = feats.double()[order]
+    counts = torch.bincount(labels, minlength=num_classes)
+    means = torch.zeros(num_classes, d, dtype=torch.float64, device=device)
+    means.index_add_(0, labels.to(device), feats.double())
+    means /= counts.clamp_min(1)[:, None]
+    x -= means[labels[order]]
+    counts_list = counts.tolist()
+    groups = torch.split(x, counts_list)
+
+    # Each class gives an (I + c * X^T X) or (I + c * X X^T) matrix of side
+    # min(m, d); classes are batched by padding with the identity, which
+    # leaves the determinant unchanged.
+    pending, side = [], 0
+
+    def flush():
+        mats = torch.zeros(len(pending), side, side, dtype=torch.float64,
+                           device=device)
+        mats += torch.eye(side, dtype=torch.float64, device=device)
+        for i, (_, gram, scale) in enumerate(pending):
+            k = gram.shape[0]
+            mats[i, :k, :k] += scale * gram
+        out[[c for c, _, _ in pending]] = _logdet_volumes(mats)
+
+    for c, (m, xc) in enumerate(zip(counts_list, groups)):
+        if m <= 1:
+            continue
+        gram = xc @ xc.T if m < d else xc.T @ xc
+        new_side = max(side, gram.shape[0])
+        if pending and (len(pending) + 1) * new_side**2 > _MAX_BATCH_ELEMENTS:
+            flush()
+            pending, new_side = [], gram.shape[0]
+        pending.append((c, gram, d / (m * eps * eps)))
+        side = new_side
+    if pending:
+        flush()
+    return out
+
+
+def centre_distance_sums(centres: Tensor, present: Tensor) -> Tensor:
+    """For every class, the sum of Euclidean distances from its centre to the
+    centres of all present classes (0 for absent classes)."""
+    c = centres.double()
+    dist = torch.cdist(c[present], c[present])
+    out = torch.zeros(c.shape[0], dtype=torch.float64, device=c.device)
+    out[present] = dist.sum(dim=1)
+    return out
+
+
+def scales_from_volumes(volumes: Tensor,
+                        distance_sums: Optional[Tensor] = None,
+                        present: Optional[Tensor] = None,
+                        alpha: float = 2.0,
+                        interclass: bool = True) -> Tensor:
+    """Semantic scales ``S = S' * W`` (paper Sec. 3.4.1) from class volumes.
+
+    ``S'`` is the max-normalised volume. ``W = log2(alpha + W')`` where
+    ``W'`` is the max-normalised mean distance of a class centre to the
+    other present class centres (the ``1 / (C - 1)`` factor cancels in the
+    normalisation). Classes without a positive volume get ``S = 0``.
+    """
+    if alpha < 1 or not math.isfinite(alpha):
+        raise ValueError(f'alpha must be >= 1, got {alpha}')
+    volumes = volumes.double()
+    valid = torch.isfinite(volumes) & (volumes > 0)
+    scales = torch.zeros_like(volumes)
+    if not valid.any():
+        return scales
+    scales[valid] = volumes[valid] / volumes[valid].max()
+    if not interclass:
+        return scales
+    if distance_sums is None or present is None:
+        raise ValueError('interclass=True needs distance_sums and present')
+    w = torch.where(present, distance_sums.double(),
+                    torch.zeros_like(scales))
+    w_max = w.max()
+    w_norm = w / w_max if w_max > 0 else torch.zeros_like(w)
+    return scales * torch.log2(alpha + w_norm)
+
+
+def semantic_scales(feats: Tensor,
+                    labels: Tensor,
+                    num_classes: int,
+                    alpha: float = 2.0,
+                    interclass: bool = True,
+                    eps: float = 1.0) -> Tensor:
+    """Semantic scale ``S`` of every class (SPEC 2).
+
+    Args:
+        feats: ``(N, d)`` samples.
+        labels: ``(N,)`` class indices.
+        num_classes: number of classes ``C``.
+        alpha: smoothing of the inter-class weight, ``alpha >= 1`` (2 for
+            long-tailed data, 1 for sample-balanced data).
+        interclass: multiply by the inter-class weight ``W``; ``False``
+            gives ``S = S'``.
+        eps: radius of the packing spheres.
+
+    Returns:
+        ``(C,)`` float64 scales; 0 for classes without a positive volume.
+    """
+    if alpha < 1:
+        raise ValueError(f'alpha must be >= 1, got {alpha}')
+    volumes = class_volumes(feats, labels, num_classes, eps)
+    if not interclass:
+        return scales_from_volumes(volumes, alpha=alpha, interclass=False)
+    counts = torch.bincount(labels, minlength=num_classes).to(feats.device)
+    sums = torch.zeros(
+        num_classes, feats.shape[1], dtype=torch.float64, device=feats.device)
+    sums.index_add_(0, labels.to(feats.device), feats.double())
+    present = counts > 0
+    centres = sums / counts.clamp_min(1)[:, None]
+    return scales_from_volumes(volumes, centre_distance_sums(centres, present),
+                               present, alpha, True)
+
+
+def dsb_weights(scales: Tensor,
+                normalize: str = 'mean',
+                max_ratio: Optional[float] = None) -> Tensor:
+    """Per-class DSB loss weights ``a_i ∝ 1 / S_i`` (SPEC 3).
+
+    A class without a positive, finite scale gets the largest weight among
+    the classes that have one; if no class has one, all weights are equal.
+
+    Args:
+        scales: ``(C,)`` semantic scales.
+        normalize: ``'mean'`` makes the weights average 1 (``sum = C``);
+            ``'sum'`` makes them sum to 1 (the paper's form).
+        max_ratio: optional cap on the ratio of the largest to the smallest
+            weight.
+
+    Returns:
+        ``(C,)`` float64 weights, always finite and positive.
+    """
+    if normalize not in ('mean', 'sum'):
+        raise ValueError(
+            f"normalize must be 'mean' or 'sum', got {normalize!r}")
+    if max_ratio is not None and not max_ratio >= 1:
+        raise ValueError(f'max_ratio must be >= 1, got {max_ratio}')
+    scales = scales.double()
+    valid = torch.isfinite(scales) & (scales > 0)
+    if valid.any():
+        inv = torch.where(valid, 1.0 / torch.where(valid, scales, 1.0), 0.0)
+        weights = torch.where(valid, inv, inv.max())
+    else:
+        weights = torch.ones_like(scales)
+    if max_ratio is not None:
+        weights = weights.clamp(max=float(weights.min()) * max_ratio)
+    if normalize == 'mean':
+        return weights * (weights.numel() / weights.sum())
+    return weights / weights.sum()
