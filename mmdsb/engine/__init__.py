@@ -1,3 +1,4 @@
+from .dsb_hook import DSBHook
 from .weighter import SemanticScaleWeighter
 
-__all__ = ['SemanticScaleWeighter']
+__all__ = ['DSBHook', 'SemanticScaleWeighter']

@@ -1,1 +1,3 @@
+from .shot_accuracy import ShotAccuracy
 
+__all__ = ['ShotAccuracy']

@@ -1,1 +1,3 @@
+from .focal_loss import SoftmaxFocalLoss
 
+__all__ = ['SoftmaxFocalLoss']
