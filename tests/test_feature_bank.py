@@ -1,0 +1,95 @@
+import numpy as np
+import pytest
+import torch
+
+from mmdsb.feature_bank import FeatureBank
+from mmdsb.semantic_scale import centre_distance_sums, class_volumes
+
+
+def exact_stats(feats, labels, num_classes):
+    x, y = feats.double().numpy(), labels.numpy()
+    d = x.shape[1]
+    counts = np.bincount(y, minlength=num_classes).astype(float)
+    sums = np.zeros((num_classes, d))
+    scatters = np.zeros((num_classes, d, d))
+    for c in range(num_classes):
+        xc = x[y == c]
+        sums[c] = xc.sum(0)
+        scatters[c] = xc.T @ xc
+    return counts, sums, scatters
+
+
+def rel_err(a, b):
+    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    return np.abs(a - b).max() / max(np.abs(b).max(), 1e-300)
+
+
+def test_incremental_statistics_match_recomputation_after_many_steps():
+    C, d, capacity = 23, 16, 700
+    bank = FeatureBank(capacity, d, C)
+    g = torch.Generator().manual_seed(0)
+    shift = torch.randn(C, d, generator=g) * 3
+    for step in range(4000):
+        b = int(torch.randint(1, 60, (1, ), generator=g))
+        labels = torch.randint(0, C, (b, ), generator=g)
+        feats = torch.randn(b, d, generator=g) * 2 + shift[labels]
+        # Mix plain enqueues, FIFO steps and overflow past the capacity.
+        evict = [0, b, int(torch.randint(0, 90, (1, ), generator=g))][step % 3]
+        bank.push(feats, labels, evict=evict)
+        if step % 50 == 0:  # use the caches between updates
+            bank.volumes()
+            bank.distance_sums()
+    pool_feats, pool_labels = bank.ordered()
+    assert len(bank) == pool_labels.numel() <= capacity
+    counts, sums, scatters = exact_stats(pool_feats, pool_labels, C)
+    assert np.array_equal(bank.counts.numpy(), counts)
+    assert rel_err(bank.sums.numpy(), sums) <= 1e-9
+    assert rel_err(bank.scatters.numpy(), scatters) <= 1e-9
+    assert rel_err(bank.volumes().numpy(),
+                   class_volumes(pool_feats, pool_labels, C).numpy()) <= 1e-9
+    present = torch.from_numpy(counts > 0)
+    assert rel_err(bank.distance_sums().numpy(),
+                   centre_distance_sums(torch.from_numpy(sums / np.maximum(
+                       counts, 1)[:, None]), present).numpy()) <= 1e-9
+
+
+def test_fifo_order_and_eviction():
+    bank = FeatureBank(capacity=5, dim=1, num_classes=3)
+    for i in range(4):
+        bank.push(torch.tensor([[float(i)]]), torch.tensor([i % 3]))
+    bank.push(torch.tensor([[4.0], [5.0]]), torch.tensor([1, 2]))  # overflow
+    feats, labels = bank.ordered()
+    assert feats.flatten().tolist() == [1, 2, 3, 4, 5]
+    bank.push(torch.tensor([[6.0]]), torch.tensor([0]), evict=3)
+    feats, labels = bank.ordered()
+    assert feats.flatten().tolist() == [4, 5, 6]
+    assert labels.tolist() == [1, 2, 0]
+    assert bank.counts.tolist() == [1, 1, 1]
+    assert bank.sums.flatten().tolist() == [6, 4, 5]
+
+
+def test_state_dict_round_trip_and_mismatch_errors():
+    bank = FeatureBank(capacity=50, dim=4, num_classes=3)
+    for _ in range(20):
+        bank.push(torch.randn(7, 4), torch.randint(0, 3, (7, )), evict=7)
+    state = bank.state_dict()
+    assert all(isinstance(v, (int, torch.Tensor)) for v in state.values())
+    other = FeatureBank(capacity=50, dim=4, num_classes=3)
+    other.load_state_dict(state)
+    for a, b in zip(bank.ordered(), other.ordered()):
+        assert torch.equal(a, b)
+    assert torch.allclose(bank.volumes(), other.volumes(), rtol=1e-12)
+    with pytest.raises(ValueError, match='capacity=50'):
+        FeatureBank(capacity=60, dim=4, num_classes=3).load_state_dict(state)
+    with pytest.raises(ValueError, match='dim=4'):
+        FeatureBank(capacity=50, dim=8, num_classes=3).load_state_dict(state)
+
+
+def test_bad_batches_are_named():
+    bank = FeatureBank(capacity=10, dim=4, num_classes=3)
+    with pytest.raises(ValueError, match='4-d features'):
+        bank.push(torch.randn(2, 5), torch.tensor([0, 1]))
+    with pytest.raises(ValueError, match=r'\[0, 3\)'):
+        bank.push(torch.randn(2, 4), torch.tensor([0, 3]))
+    with pytest.raises(ValueError, match='capacity'):
+        FeatureBank(capacity=0, dim=4, num_classes=3)
