@@ -1,23 +1,25 @@
 """Small real-format datasets written by the tests themselves."""
 import os
 import os.path as osp
-from typing import Sequence
+from typing import Optional, Sequence
 
 import cv2
 import numpy as np
 
 
 def write_image_list(root: str, counts: Sequence[int], size: int = 32,
-                     seed: int = 0, name: str = 'train.txt') -> str:
+                     seed: int = 0, name: str = 'train.txt',
+                     labels: Optional[Sequence[int]] = None) -> str:
     """Write PNG images of ``len(counts)`` classes and an annotation list of
     ``path label`` lines (the ImageNet-LT split-list layout).
 
-    Each class has its own mean colour and stripe orientation plus noise, so
+    ``labels`` gives the label of each class (default ``0 .. C-1``). Each
+    class has its own mean colour and stripe orientation plus noise, so
     that a small network learns it within a few epochs.
     """
     rng = np.random.default_rng(seed)
     lines = []
-    for label, n in enumerate(counts):
+    for label, n in zip(labels or range(len(counts)), counts):
         colour = rng.integers(40, 216, size=3)
         for i in range(n):
             img = np.clip(

@@ -147,3 +147,18 @@ def test_end_to_end_with_digits_lt():
     for key, value in expected.items():
         assert res[f'shot/{key}'] == pytest.approx(value)
         assert res[f'shot/{key}_img'] == pytest.approx(value)
+
+
+def test_training_counts_from_a_split_list(tmp_path):
+    from mmdsb.evaluation.shot_accuracy import ShotAccuracy
+    ann = tmp_path / 'train.txt'
+    ann.write_text('a/1.jpg 0\na/2.jpg 0\nb/1.jpg 2\n\nc c/1.jpg 2\n'
+                   'c/2.jpg 2\n')
+    assert ShotAccuracy(train_ann_file=str(ann)).train_class_counts == [
+        2, 0, 3
+    ]
+    ann.write_text('a/1.jpg 0\na/2.jpg\n')
+    with pytest.raises(ValueError, match='line 2'):
+        ShotAccuracy(train_ann_file=str(ann))
+    with pytest.raises(FileNotFoundError, match='missing.txt'):
+        ShotAccuracy(train_ann_file=str(tmp_path / 'missing.txt'))

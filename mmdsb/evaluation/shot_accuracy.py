@@ -13,6 +13,26 @@ from mmpretrain.registry import METRICS
 GROUPS = ('many', 'medium', 'few')
 
 
+def counts_from_split_list(path: str) -> List[int]:
+    """Images per class of a ``path label`` split list."""
+    if not osp.isfile(path):
+        raise FileNotFoundError(f'training split list not found: {path}')
+    labels = []
+    with open(path) as f:
+        for number, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            parts = line.rsplit(maxsplit=1)
+            if len(parts) != 2 or not parts[1].isdigit():
+                raise ValueError(
+                    f'{path}, line {number}: expected "<image path> '
+                    f'<integer label>", got {line.strip()!r}')
+            labels.append(int(parts[1]))
+    if not labels:
+        raise ValueError(f'training split list {path} has no images')
+    return torch.bincount(torch.tensor(labels)).tolist()
+
+
 @METRICS.register_module()
 class ShotAccuracy(BaseMetric):
     """Top-1 accuracy for long-tailed classification, split by shot group.
@@ -34,8 +54,12 @@ class ShotAccuracy(BaseMetric):
 
     Args:
         train_class_counts (Sequence[int], optional): Training images per
-            class. Defaults to ``dataset_meta['train_class_counts']`` of the
-            evaluated dataset (set by the evaluator), e.g. from ``DigitsLT``.
+            class. Defaults to the counts of ``train_ann_file``, else to
+            ``dataset_meta['train_class_counts']`` of the evaluated dataset
+            (set by the evaluator), e.g. from ``DigitsLT``.
+        train_ann_file (str, optional): The training split list, one
+            ``path label`` line per image (ImageNet-LT, Places-LT layout);
+            the training counts are counted from it.
         many_thr (int): Counts above it are many-shot. Defaults to 100.
         few_thr (int): Counts below it are few-shot. Defaults to 20.
         per_class_file (str, optional): If given, a CSV with columns
@@ -48,6 +72,7 @@ class ShotAccuracy(BaseMetric):
 
     def __init__(self,
                  train_class_counts: Optional[Sequence[int]] = None,
+                 train_ann_file: Optional[str] = None,
                  many_thr: int = 100,
                  few_thr: int = 20,
                  per_class_file: Optional[str] = None,
@@ -57,6 +82,11 @@ class ShotAccuracy(BaseMetric):
         if few_thr > many_thr:
             raise ValueError(f'ShotAccuracy needs few_thr <= many_thr, got '
                              f'few_thr={few_thr}, many_thr={many_thr}')
+        if train_class_counts is not None and train_ann_file is not None:
+            raise ValueError('ShotAccuracy takes train_class_counts or '
+                             'train_ann_file, not both')
+        if train_ann_file is not None:
+            train_class_counts = counts_from_split_list(train_ann_file)
         if train_class_counts is not None:
             train_class_counts = self._check_counts(train_class_counts,
                                                     'train_class_counts')
