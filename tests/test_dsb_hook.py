@@ -13,7 +13,7 @@ from mmdsb.engine import DSBHook
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 DEMO = osp.join(ROOT, 'configs', 'demo', 'ce_lenet5_digits-lt.py')
-N_TRAIN, BATCH = 417, 32  # DigitsLT defaults
+N_TRAIN, BATCH = 342, 32  # DigitsLT with rho = 50
 ITERS_PER_EPOCH = -(-N_TRAIN // BATCH)
 
 
@@ -82,7 +82,7 @@ def test_epoch_stages_and_bank_life_cycle(tmp_path):
     assert set(recorder.sizes[n:]) == {N_TRAIN}
     assert recorder.sizes[0] == BATCH
     bank = runner.model.head.dsb_weighter.bank
-    assert bank.counts.tolist() == [124, 88, 63, 45, 32, 23, 16, 12, 8, 6]
+    assert bank.counts.tolist() == [124, 80, 51, 33, 21, 14, 9, 5, 3, 2]
     ckpt = torch.load(osp.join(tmp_path, 'epoch_4.pth'), weights_only=True)
     assert ckpt['dsb_bank']['bank']['feats'].shape == (N_TRAIN, 64)
     assert osp.exists(osp.join(runner.log_dir, 'dsb_semantic_scales.json'))
@@ -98,9 +98,9 @@ def test_iteration_based_stages(tmp_path):
     cfg.default_hooks.checkpoint = dict(
         type='CheckpointHook', interval=1000, by_epoch=False)
     train(cfg, recorder)
-    n = ITERS_PER_EPOCH  # 14
+    n = ITERS_PER_EPOCH  # 11
     assert recorder.stages == [1] * n + [2] * (20 - n) + [3] * 10
-    # Capacity is one epoch of samples; 14 batches of 32 overfill it.
+    # Capacity is one epoch of samples; 11 batches of 32 overfill it.
     assert recorder.sizes[n - 2] == (n - 1) * BATCH
     assert set(recorder.sizes[n - 1:]) == {N_TRAIN}
 
@@ -129,7 +129,7 @@ def test_resume_rejects_a_bank_of_another_capacity(tmp_path):
     cfg.train_dataloader.dataset.imbalance_ratio = 10  # other training set
     cfg.resume = True
     cfg.load_from = str(tmp_path / 'epoch_1.pth')
-    with pytest.raises(ValueError, match='capacity=417'):
+    with pytest.raises(ValueError, match='capacity=342'):
         Runner.from_cfg(cfg).train()
 
 

@@ -1,5 +1,6 @@
-# Long-tailed digits from scikit-learn (no download): 417 training images,
-# counts 124 .. 6 (rho = 20), and a balanced test split of 50 per class.
+# Long-tailed digits from scikit-learn (no download): 342 training images,
+# counts 124, 80, 51, 33, 21, 14, 9, 5, 3, 2 (rho = 50), and a balanced test
+# split of 50 per class.
 dataset_type = 'DigitsLT'
 data_preprocessor = dict(
     num_classes=10,
@@ -23,7 +24,7 @@ train_dataloader = dict(
     dataset=dict(
         type=dataset_type,
         split='train',
-        imbalance_ratio=20,
+        imbalance_ratio=50,
         pipeline=train_pipeline),
     sampler=dict(type='DefaultSampler', shuffle=True),
 )
@@ -33,7 +34,7 @@ val_dataloader = dict(
     dataset=dict(
         type=dataset_type,
         split='test',
-        imbalance_ratio=20,
+        imbalance_ratio=50,
         pipeline=test_pipeline),
     sampler=dict(type='DefaultSampler', shuffle=False),
 )
