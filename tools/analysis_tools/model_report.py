@@ -1,0 +1,123 @@
+"""Feature-volume report of a trained classifier (DSB paper Sec. 3.4,
+Table 1).
+
+    python tools/analysis_tools/model_report.py CONFIG CHECKPOINT
+        [--split train] [--eval-split test] [--alpha 2]
+        [--alphas 1 1.5 2 2.5 3] [--out-dir DIR]
+
+Extracts the pre-logit features of the checkpoint on a split (read with the
+config's test pipeline) and reports per class N, E_n, the feature volume,
+S', W and S. With --eval-split it also reports the per-class accuracy on
+that split and the Pearson correlations of accuracy with N, E_n, W, S' and
+S for each alpha. Writes model_report.json, model_report.csv,
+model_report.png and, with --eval-split, model_report_scatter.png.
+"""
+import os.path as osp
+import sys
+
+import mmdsb  # noqa: F401  (registers the mmdsb modules)
+from mmdsb.analysis import (DEFAULT_BETA, TABLE1_ALPHAS, ClassStats,
+                            build_model, correlations, pearson,
+                            per_class_accuracy, split_report)
+from mmdsb.analysis import plots
+from mmdsb.analysis.cli import (base_parser, format_table, load_vectors,
+                                report_warnings, run, setup, write_csv,
+                                write_json)
+from mmdsb.analysis.data import AnalysisError
+from mmdsb.analysis.report import TABLE_COLUMNS
+
+
+def parse_args(argv=None):
+    parser = base_parser(__doc__.split('\n')[0], checkpoint='required')
+    parser.add_argument(
+        '--eval-split', choices=['train', 'val', 'test'],
+        help='split whose labels give the per-class accuracy')
+    parser.add_argument('--alpha', type=float, default=2.0,
+                        help='alpha of the W and S columns, >= 1')
+    parser.add_argument('--alphas', type=float, nargs='+',
+                        default=list(TABLE1_ALPHAS),
+                        help='alphas of the correlation table')
+    parser.add_argument('--beta', type=float, default=DEFAULT_BETA,
+                        help='beta of the effective number E_n')
+    parser.add_argument('--top-k', type=int, default=5,
+                        help='number of weakest classes listed')
+    return parser.parse_args(argv)
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    cfg, out_dir = setup(args, 'model_report')
+    model = build_model(cfg, args.checkpoint, args.device)
+    v = load_vectors(args, cfg, args.split, model)
+    stats = ClassStats(v.x, v.labels, v.num_classes, args.eps, args.device)
+    report = split_report(stats, v.names, args.split, args.alpha, args.beta,
+                          args.top_k)
+    result = dict(
+        config=args.config, checkpoint=args.checkpoint, split=args.split,
+        space=v.space, feature_dim=int(v.x.shape[1]), eps=args.eps,
+        alpha=args.alpha, beta=args.beta, num_samples=len(v.labels),
+        **report)
+
+    columns = list(TABLE_COLUMNS)
+    corr = None
+    if args.eval_split:
+        ev = v if args.eval_split == args.split else load_vectors(
+            args, cfg, args.eval_split, model)
+        if int(ev.labels.max()) >= v.num_classes:
+            raise AnalysisError(
+                f'the {args.eval_split} split has labels up to '
+                f'{int(ev.labels.max())} but the {args.split} split has '
+                f'{v.num_classes} classes')
+        acc = per_class_accuracy(ev.preds.cpu(), ev.labels.cpu(),
+                                 v.num_classes)
+        for row, a in zip(report['classes'], acc):
+            row['accuracy'] = a
+        columns.append('accuracy')
+        corr = correlations(stats, acc, args.alpha, args.alphas, args.beta)
+        left_out = [r['class'] for r in report['classes']
+                    if r['S'] is None or r['accuracy'] is None]
+        if left_out:
+            report['warnings'].append(
+                'classes left out of the correlations (no volume or no '
+                f'{args.eval_split} samples): {", ".join(left_out)}')
+        result.update(eval_split=args.eval_split, correlations=corr,
+                      correlation_classes_left_out=left_out)
+    report_warnings(report['warnings'])
+
+    stem = osp.join(out_dir, 'model_report')
+    rows = [[r.get(c) for c in columns] for r in report['classes']]
+    files = [
+        write_json(stem + '.json', result),
+        write_csv(stem + '.csv', columns, rows),
+        plots.counts_and_scales(
+            v.names, [r['N'] for r in report['classes']],
+            [r['S'] for r in report['classes']], stem + '.png',
+            f'{osp.basename(args.checkpoint)} ({args.split}): N and S '
+            '(feature volume)')
+    ]
+    if corr is not None:
+        keep = [r for r in report['classes']
+                if r['S'] is not None and r['accuracy'] is not None]
+        acc_kept = [r['accuracy'] for r in keep]
+        series = {'N': [r['N'] for r in keep], "S'": [r["S'"] for r in keep],
+                  f'S (alpha={args.alpha:g})': [r['S'] for r in keep]}
+        files.append(plots.accuracy_scatter(
+            acc_kept, series,
+            {k: pearson(x, acc_kept) for k, x in series.items()},
+            stem + '_scatter.png'))
+
+    print(f'{v.space}, {len(v.labels)} samples, {v.num_classes} classes, '
+          f'dim {v.x.shape[1]}, alpha={args.alpha:g}')
+    print(format_table(columns, rows))
+    print('weakest by S:', ', '.join(report['weakest_by_S']) or '-')
+    print('weakest by N:', ', '.join(report['weakest_by_N']) or '-')
+    if corr is not None:
+        names = list(corr['pearson'])
+        print(f'Pearson correlation with {args.eval_split} accuracy over '
+              f'{corr["classes_used"]} classes:')
+        print(format_table(names, [[corr['pearson'][k] for k in names]]))
+    print('wrote', ', '.join(files))
+
+
+if __name__ == '__main__':
+    sys.exit(run(main))
