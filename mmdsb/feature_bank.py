@@ -191,17 +191,19 @@ class FeatureBank:
 
     def _update_distance_sums(self, changed: Tensor, centres: Tensor,
                               present: Tensor) -> None:
-        old_present = self._centres_present
-        # Rows: changed classes, columns: every class (new centres).
-        new_dist = torch.cdist(centres[changed], centres)
-        old_dist = torch.cdist(self._centres[changed], centres)
-        new_dist *= present[changed][:, None] & present[None, :]
-        old_dist *= old_present[changed][:, None]
+        k = changed.numel()
+        # Rows: the changed classes' new then old centres; columns: every
+        # class's current centre (unchanged classes have not moved).
+        dist = torch.cdist(
+            torch.cat([centres[changed], self._centres[changed]]), centres)
+        sign = torch.cat([present[changed], self._centres_present[changed]])
+        sign = sign.double()
+        sign[k:] *= -1
         sums = self._distance_sums
         # Unchanged classes: swap the distances to the moved centres.
-        sums += new_dist.sum(0) - old_dist.sum(0)
+        sums += sign @ dist
         # Changed classes: their full row, recomputed.
-        sums[changed] = new_dist.sum(1)
+        sums[changed] = dist[:k] @ present.double()
         sums[~present] = 0
 
     def state_dict(self) -> Dict[str, Union[Tensor, int]]:

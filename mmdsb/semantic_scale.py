@@ -114,13 +114,13 @@ def volumes_from_scatter(counts: Tensor,
     ok = counts > 1
     if not ok.any():
         return out
-    n = counts[ok]
+    n = counts[ok][:, None, None]
     s = sums[ok].double()
-    centred = scatters[ok].double() - s[:, :, None] * s[:, None, :] / n[:,
-                                                                      None,
-                                                                      None]
-    eye = torch.eye(d, dtype=torch.float64, device=sums.device)
-    mats = eye + (d / (eps * eps)) / n[:, None, None] * centred
+    # In place on the indexed copy: centre (M - s s^T / n), scale, add I.
+    mats = scatters[ok].double()
+    mats.baddbmm_((s / n[:, :, 0])[:, :, None], s[:, None, :], alpha=-1)
+    mats.mul_((d / (eps * eps)) / n)
+    mats.diagonal(dim1=-2, dim2=-1).add_(1)
     out[ok] = _logdet_volumes(mats)
     return out
 
