@@ -38,3 +38,43 @@ def write_image_list(root: str, counts: Sequence[int], size: int = 32,
     with open(ann, 'w') as f:
         f.write('\n'.join(lines) + '\n')
     return ann
+
+
+def write_cifar_pickles(root: str, num_classes: int = 10,
+                        train_per_class: int = 6, test_per_class: int = 2,
+                        seed: int = 0) -> str:
+    """Write CIFAR python pickles (``cifar-10-batches-py`` for 10 classes,
+    ``cifar-100-python`` for 100) under ``root``; return ``root``.
+
+    Class ``c`` has its own mean colour plus noise. Training images are
+    interleaved over classes and, for CIFAR-10, spread over the five
+    ``data_batch_*`` files, as in the real sets.
+    """
+    import pickle
+    rng = np.random.default_rng(seed)
+    colours = rng.integers(30, 226, size=(num_classes, 3))
+
+    def images(per_class):
+        labels = np.tile(np.arange(num_classes), per_class)
+        data = np.clip(colours[labels][:, :, None] + rng.normal(
+            0, 20, (len(labels), 3, 1024)), 0, 255).astype(np.uint8)
+        return data.reshape(len(labels), 3072), labels.tolist()
+
+    train, test = images(train_per_class), images(test_per_class)
+    if num_classes == 10:
+        folder = osp.join(root, 'cifar-10-batches-py')
+        key = 'labels'
+        parts = np.array_split(np.arange(len(train[1])), 5)
+        files = {f'data_batch_{i + 1}': ([train[0][p], [train[1][j]
+                                                       for j in p]])
+                 for i, p in enumerate(parts)}
+        files['test_batch'] = test
+    else:
+        folder = osp.join(root, 'cifar-100-python')
+        key = 'fine_labels'
+        files = {'train': train, 'test': test}
+    os.makedirs(folder, exist_ok=True)
+    for name, (data, labels) in files.items():
+        with open(osp.join(folder, name), 'wb') as f:
+            pickle.dump({'data': data, key: list(labels)}, f)
+    return root

@@ -7,7 +7,7 @@ from mmengine.config import Config
 from mmengine.runner import Runner
 
 import mmdsb  # noqa: F401
-from fixtures import write_image_list
+from fixtures import write_cifar_pickles, write_image_list
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 CONFIGS = sorted(
@@ -34,6 +34,26 @@ def point_at_fixture(cfg, tmp_path):
         if metric.get('train_ann_file'):
             metric.train_ann_file = str(data / 'train.txt')
     cfg.test_evaluator = cfg.val_evaluator
+    if 'class_counts' in cfg.default_hooks:
+        # The fixture holds 6 of the 1000 classes; count-based losses need
+        # a count > 0 for every class, so the others count as 1.
+        counts = [1] * 1000
+        for label, n in zip(labels, [3, 2, 1, 1, 2, 3]):
+            counts[label] = n
+        cfg.train_dataloader.dataset.metainfo = dict(
+            train_class_counts=counts)
+
+
+def point_at_cifar_fixture(cfg, tmp_path):
+    """CIFAR pickles with 4 training and 1 test image per class; rho 2
+    keeps every class (counts 4 down to 2)."""
+    num_classes = 10 if cfg.train_dataloader.dataset.type == 'CIFAR10LT' \
+        else 100
+    root = write_cifar_pickles(str(tmp_path / 'cifar'), num_classes, 4, 1)
+    for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+        cfg[loader].dataset.update(data_root=root, imbalance_ratio=2)
+        cfg[loader].update(batch_size=16, num_workers=0,
+                           persistent_workers=False)
 
 
 @pytest.mark.parametrize('path', CONFIGS,
@@ -43,6 +63,9 @@ def test_config_trains_and_evaluates(path, tmp_path):
     cfg.work_dir = str(tmp_path / 'work')
     if cfg.train_dataloader.dataset.type == 'CustomDataset':
         point_at_fixture(cfg, tmp_path)
+    elif cfg.train_dataloader.dataset.type in ('CIFAR10LT', 'CIFAR100LT'):
+        point_at_cifar_fixture(cfg, tmp_path)
+    cfg.load_from = None  # stage-2 configs start from a stage-1 checkpoint
     for hook in cfg.get('custom_hooks', []):
         if hook.type == 'DSBHook':
             hook.warmup_epochs = 1  # reach the re-weighting stage quickly

@@ -1,0 +1,4 @@
+# DSB balanced softmax. CIFAR-10-LT, rho = 100.
+_base_ = ['./bs_resnet32_cifar10-lt-r100.py', '../_base_/dsb_hook.py']
+
+model = dict(head=dict(type='DSBLinearClsHead'))

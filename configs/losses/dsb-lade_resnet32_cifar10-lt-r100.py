@@ -1,0 +1,4 @@
+# DSB-LADE: DSB weights on the per-sample term of LADE. CIFAR-10-LT, rho = 100.
+_base_ = ['./lade_resnet32_cifar10-lt-r100.py', '../_base_/dsb_hook.py']
+
+model = dict(head=dict(type='DSBLinearClsHead'))

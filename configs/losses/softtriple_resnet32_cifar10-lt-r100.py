@@ -1,0 +1,17 @@
+# SoftTriple (Qian et al.): K = 10 centres per class, gamma 0.1, tau 0.2,
+# lambda 20, delta 0.01.
+# CIFAR-10-LT, rho = 100, ResNet-32, the LDAM-DRW schedule (batch 128, lr
+# 0.1 with 5 warm-up epochs, x0.01 at 160 and 180, 200 epochs).
+_base_ = [
+    '../_base_/models/resnet32_cifar.py',
+    '../_base_/datasets/cifar10-lt-r100.py',
+    '../_base_/schedules/cifar-lt_200e.py',
+    '../_base_/lt_runtime.py',
+]
+
+model = dict(
+    head=dict(
+        type='SoftTripleHead', num_centers=10, gamma=0.1, tau=0.2,
+        num_classes=10,
+        in_channels=64,
+        loss=dict(type='SoftTripleLoss', scale=20.0, margin=0.01)))

@@ -1,0 +1,90 @@
+"""Feature-balanced logits (FBL, thesis Ch. 4, eqs. 4.4-4.8)."""
+import math
+from typing import Optional, Tuple
+
+from mmpretrain.models.heads import LinearClsHead
+from mmpretrain.registry import MODELS
+from torch import Tensor
+
+from ..losses.class_counts import EpochAware, check_class_counts
+
+__all__ = ['FBLClsHead', 'ALPHA_SCHEDULES']
+
+# alpha(t) of thesis Table 4.4, with u = t / T.
+ALPHA_SCHEDULES = {
+    'parabolic': lambda u: u * u,
+    'linear': lambda u: u,
+    'linear_decrease': lambda u: 1.0 - u,
+    'sine': lambda u: math.sin(u * math.pi / 2),
+    'cosine': lambda u: 1.0 - math.cos(u * math.pi / 2),
+}
+
+
+@MODELS.register_module()
+class FBLClsHead(EpochAware, LinearClsHead):
+    """A linear head whose training logits are feature-balanced:
+
+        z^b_j = z_j - alpha(t) * lambda_j / ||f||,
+        lambda_j = log n_max - log n_j,   alpha(t) = (t / T)^2
+
+    for *every* class ``j`` (eq. 4.6), ``f`` the classifier input and
+    ``||f||`` its per-sample L2 norm, through which the gradient flows (it
+    is what pushes the norms of tail features up). With cross-entropy as
+    the loss this is the FBL loss of eq. 4.8; any loss of a linear head
+    can be used. FBL uses plain inner-product logits, and prediction (eval
+    mode) uses the raw ``z``.
+
+    ``t = epoch + 1`` is the 1-based current epoch and ``T`` the number of
+    epochs, both from ``ClassCountsHook`` (so ``alpha = 1`` in the last
+    epoch); ``lambda`` uses the natural log. Needs the class counts from
+    the same hook.
+
+    Args:
+        num_classes, in_channels, loss, ...: as :class:`LinearClsHead`.
+        alpha_schedule: one of ``ALPHA_SCHEDULES`` (``'parabolic'``).
+        alpha_scale: constant multiplying ``alpha(t)`` (1, per Table 4.4).
+    """
+
+    def __init__(self,
+                 num_classes: int,
+                 in_channels: int,
+                 alpha_schedule: str = 'parabolic',
+                 alpha_scale: float = 1.0,
+                 **kwargs):
+        super().__init__(num_classes, in_channels, **kwargs)
+        if alpha_schedule not in ALPHA_SCHEDULES:
+            raise ValueError(f'FBLClsHead: alpha_schedule must be one of '
+                             f'{sorted(ALPHA_SCHEDULES)}, got '
+                             f'{alpha_schedule!r}')
+        if not alpha_scale >= 0:
+            raise ValueError(f'FBLClsHead: alpha_scale must be >= 0, got '
+                             f'{alpha_scale}')
+        self.alpha_schedule, self.alpha_scale = alpha_schedule, alpha_scale
+        self.class_counts: Optional[Tensor] = None
+
+    def set_class_counts(self, counts) -> None:
+        self.class_counts = check_class_counts(
+            counts, self.num_classes, owner=type(self).__name__)
+
+    def alpha(self) -> float:
+        t = self.require_epoch() + 1
+        u = min(t / self.max_epochs, 1.0)
+        return self.alpha_scale * ALPHA_SCHEDULES[self.alpha_schedule](u)
+
+    def stimulus(self) -> Tensor:
+        """``lambda_j = log n_max - log n_j`` (float64)."""
+        if self.class_counts is None:
+            raise RuntimeError(
+                "FBLClsHead has no class counts: add dict(type="
+                "'ClassCountsHook') to default_hooks or call "
+                'set_class_counts')
+        return self.class_counts.max().log() - self.class_counts.log()
+
+    def forward(self, feats: Tuple[Tensor]) -> Tensor:
+        pre = self.pre_logits(feats)
+        z = self.fc(pre)
+        if not self.training:
+            return z
+        lam = self.stimulus().to(z)
+        norm = pre.norm(dim=1, keepdim=True).clamp_min(1e-12)
+        return z - self.alpha() * lam / norm

@@ -1,0 +1,104 @@
+"""SoftTriple head: K normalised centres per class and the relaxed
+similarity of Qian et al. (2019)."""
+import math
+from typing import List, Optional, Tuple
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from mmpretrain.models.heads import ClsHead
+from mmpretrain.registry import MODELS
+from mmpretrain.structures import DataSample
+from torch import Tensor
+
+from .cosine_head import _check_dims
+
+__all__ = ['SoftTripleHead']
+
+
+@MODELS.register_module()
+class SoftTripleHead(ClsHead):
+    """Scores ``D'_{f,c} = sum_k softmax_k(f^T w_c^k / gamma) f^T w_c^k``
+    for L2-normalised ``f`` and centres ``w_c^k`` (paper App. F.1).
+
+    The loss (:class:`SoftTripleLoss`) adds ``lambda`` and the margin
+    ``delta``; this head adds the centre regulariser of the source as a
+    separate ``loss_reg`` term::
+
+        tau * sum_c sum_{k<l} sqrt(2 + 1e-5 - 2 w_c^k . w_c^l)
+            / (C * K * (K - 1))
+
+    A DSB sample weight multiplies the classification term only (eq. 6).
+
+    Args:
+        num_classes: number of classes.
+        in_channels: dimension of the backbone feature.
+        num_centers: ``K >= 1`` centres per class (10).
+        gamma: temperature of the soft assignment to centres, ``> 0`` (0.1).
+        tau: weight of the centre regulariser, ``>= 0`` (0.2).
+        embed_dim: dimension of an optional linear embedding (e.g. 64).
+        loss: loss config; default ``SoftTripleLoss``.
+        init_cfg: initialisation config.
+    """
+
+    def __init__(self,
+                 num_classes: int,
+                 in_channels: int,
+                 num_centers: int = 10,
+                 gamma: float = 0.1,
+                 tau: float = 0.2,
+                 embed_dim: Optional[int] = None,
+                 loss: dict = dict(type='SoftTripleLoss'),
+                 init_cfg: Optional[dict] = None,
+                 **kwargs):
+        super().__init__(loss=loss, init_cfg=init_cfg, **kwargs)
+        name = type(self).__name__
+        _check_dims(name, num_classes=num_classes, in_channels=in_channels,
+                    embed_dim=embed_dim)
+        if isinstance(num_centers, bool) or int(num_centers) != num_centers \
+                or num_centers < 1:
+            raise ValueError(f'{name}: num_centers (K) must be an integer '
+                             f'>= 1, got {num_centers!r}')
+        if not (isinstance(gamma, (int, float)) and math.isfinite(gamma)
+                and gamma > 0):
+            raise ValueError(f'{name}: the temperature gamma must be > 0, '
+                             f'got {gamma!r}')
+        if not tau >= 0:
+            raise ValueError(f'{name}: tau must be >= 0, got {tau!r}')
+        self.num_classes, self.in_channels = num_classes, in_channels
+        self.num_centers, self.gamma, self.tau = int(num_centers), gamma, tau
+        self.embed = nn.Linear(in_channels, embed_dim) if embed_dim else None
+        dim = embed_dim or in_channels
+        # Centre k of class c is row c * K + k.
+        self.centers = nn.Parameter(torch.empty(num_classes * num_centers,
+                                                dim))
+        nn.init.kaiming_uniform_(self.centers, a=math.sqrt(5))
+
+    def pre_logits(self, feats: Tuple[Tensor]) -> Tensor:
+        f = feats[-1]
+        return self.embed(f) if self.embed is not None else f
+
+    def forward(self, feats: Tuple[Tensor]) -> Tensor:
+        f = F.normalize(self.pre_logits(feats), dim=1)
+        w = F.normalize(self.centers, dim=1)
+        sim = (f @ w.t()).view(-1, self.num_classes, self.num_centers)
+        assign = F.softmax(sim / self.gamma, dim=2)
+        return (assign * sim).sum(dim=2)
+
+    def center_regularizer(self) -> Tensor:
+        k = self.num_centers
+        if k == 1:
+            return self.centers.new_zeros(())
+        w = F.normalize(self.centers, dim=1).view(self.num_classes, k, -1)
+        sim = w @ w.transpose(1, 2)  # C x K x K
+        upper = torch.triu(torch.ones(k, k, dtype=torch.bool,
+                                      device=sim.device), diagonal=1)
+        dist = torch.sqrt(2.0 + 1e-5 - 2.0 * sim[:, upper])
+        return dist.sum() / (self.num_classes * k * (k - 1))
+
+    def _get_loss(self, cls_score: Tensor, data_samples: List[DataSample],
+                  **kwargs) -> dict:
+        losses = super()._get_loss(cls_score, data_samples, **kwargs)
+        if self.tau > 0:
+            losses['loss_reg'] = self.tau * self.center_regularizer()
+        return losses
