@@ -5,6 +5,7 @@ them from the training dataset and calls ``set_class_counts`` on every
 module that has it; the same hook calls ``set_epoch`` before each epoch.
 """
 import math
+from abc import ABCMeta, abstractmethod
 from typing import Optional, Sequence, Union
 
 import torch
@@ -71,7 +72,7 @@ def soft_cross_entropy(logits: Tensor, target: Tensor) -> Tensor:
     return -(target * F.log_softmax(logits, dim=1)).sum(dim=1)
 
 
-class CountBasedLoss(nn.Module):
+class CountBasedLoss(nn.Module, metaclass=ABCMeta):
     """Base of the losses built from class counts.
 
     Subclasses implement ``per_sample(x, target)`` with ``x`` the scores
@@ -116,8 +117,9 @@ class CountBasedLoss(nn.Module):
                 f'class counts but the scores have {num_classes} classes')
         return self.class_counts
 
+    @abstractmethod
     def per_sample(self, x: Tensor, target: Tensor) -> Tensor:
-        raise NotImplementedError
+        """Unreduced loss of every sample; ``target`` is one-hot or soft."""
 
     def extra_loss(self, x: Tensor, target: Tensor) -> Optional[Tensor]:
         """A batch-level term added after reduction (none by default)."""
