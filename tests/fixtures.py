@@ -29,12 +29,14 @@ def write_image_list(root: str, counts: Sequence[int], size: int = 32,
                 img[:, stripe] *= 0.5
             else:
                 img[stripe] *= 0.5
-            rel = f'{label:03d}/{osp.splitext(name)[0]}_{i:04d}.png'
+            rel = (f'{label:03d}/{osp.splitext(osp.basename(name))[0]}_'
+                   f'{i:04d}.png')
             path = osp.join(root, rel)
             os.makedirs(osp.dirname(path), exist_ok=True)
             cv2.imwrite(path, img.astype(np.uint8))
             lines.append(f'{rel} {label}')
     ann = osp.join(root, name)
+    os.makedirs(osp.dirname(ann), exist_ok=True)
     with open(ann, 'w') as f:
         f.write('\n'.join(lines) + '\n')
     return ann
@@ -77,4 +79,84 @@ def write_cifar_pickles(root: str, num_classes: int = 10,
     for name, (data, labels) in files.items():
         with open(osp.join(folder, name), 'wb') as f:
             pickle.dump({'data': data, key: list(labels)}, f)
+    return root
+
+
+def write_mnist_idx(root: str, train_counts: Sequence[int],
+                    test_counts: Sequence[int], gz: bool = False,
+                    seed: int = 0) -> str:
+    """Write the four MNIST idx files (optionally ``.gz``) with
+    ``train_counts[c]`` / ``test_counts[c]`` 28x28 images of digit ``c``
+    (labels interleaved, as in the real files); return ``root``."""
+    import gzip
+    rng = np.random.default_rng(seed)
+    os.makedirs(root, exist_ok=True)
+    for prefix, counts in (('train', train_counts), ('t10k', test_counts)):
+        labels = np.concatenate(
+            [np.full(n, c, dtype=np.uint8) for c, n in enumerate(counts)])
+        labels = labels[rng.permutation(len(labels))]
+        # Digit c is a bright square at a class-specific place.
+        images = np.zeros((len(labels), 28, 28), dtype=np.uint8)
+        for c in range(len(counts)):
+            r, col = divmod(c, 4)
+            images[labels == c, 2 + 6 * r:8 + 6 * r, 2 + 6 * col:8 + 6 *
+                   col] = 200
+        for name, array in ((f'{prefix}-images-idx3-ubyte', images),
+                            (f'{prefix}-labels-idx1-ubyte', labels)):
+            header = (0x0800 + array.ndim).to_bytes(4, 'big') + b''.join(
+                int(s).to_bytes(4, 'big') for s in array.shape)
+            opener = gzip.open if gz else open
+            with opener(osp.join(root, name + ('.gz' if gz else '')),
+                        'wb') as f:
+                f.write(header + array.tobytes())
+    return root
+
+
+def write_inat_json(root: str, counts: Sequence[int],
+                    val_counts: Sequence[int],
+                    labels: Optional[Sequence[int]] = None,
+                    size: int = 32) -> str:
+    """Write PNG images and iNaturalist-2018-style ``train2018.json`` /
+    ``val2018.json`` (COCO-like) under ``root``; return ``root``."""
+    import json
+    labels = list(labels if labels is not None else range(len(counts)))
+    for split, per_class in (('train', counts), ('val', val_counts)):
+        write_image_list(root, per_class, size=size, labels=labels,
+                         name=f'{split}.txt', seed=0 if split == 'train'
+                         else 1)
+        with open(osp.join(root, f'{split}.txt')) as f:
+            rows = [line.split() for line in f if line.strip()]
+        data = dict(
+            images=[dict(id=i + 7, file_name=p, width=size, height=size)
+                    for i, (p, _) in enumerate(rows)],
+            annotations=[dict(id=i, image_id=i + 7, category_id=int(lab))
+                         for i, (_, lab) in enumerate(rows)],
+            categories=[dict(id=lab, name=str(lab)) for lab in labels])
+        with open(osp.join(root, f'{split}2018.json'), 'w') as f:
+            json.dump(data, f)
+    return root
+
+
+def write_glt_lists(root: str, train_glt: Sequence[int],
+                    train_cbl: Sequence[int], test_per_class: int = 2,
+                    size: int = 32) -> str:
+    """Write PNG images and MSCOCO-GLT ``path label attribute`` lists
+    ``meta/{train_glt,train_cbl,test_cbl,test_gbl}.txt`` under ``root``.
+    Image ``i`` of a class gets attribute ``i % 2``; return ``root``."""
+    os.makedirs(osp.join(root, 'meta'), exist_ok=True)
+    n = len(train_glt)
+    for i, (name, counts) in enumerate(
+            (('train_glt', train_glt), ('train_cbl', train_cbl),
+             ('test_cbl', [test_per_class] * n),
+             ('test_gbl', [test_per_class] * n))):
+        ann = write_image_list(root, counts, size=size, seed=i,
+                               name=f'{name}.txt')
+        with open(ann) as f:
+            rows = [line.split() for line in f if line.strip()]
+        seen = {}
+        with open(osp.join(root, 'meta', f'{name}.txt'), 'w') as f:
+            for path, label in rows:
+                k = seen.get(label, 0)
+                seen[label] = k + 1
+                f.write(f'{path} {label} {k % 2}\n')
     return root

@@ -7,7 +7,7 @@ from mmengine.config import Config
 from mmengine.runner import Runner
 
 import mmdsb  # noqa: F401
-from fixtures import write_cifar_pickles, write_image_list
+from fixtures import write_cifar_pickles, write_image_list, write_inat_json
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 CONFIGS = sorted(
@@ -56,6 +56,36 @@ def point_at_cifar_fixture(cfg, tmp_path):
                            persistent_workers=False)
 
 
+def _loaders(cfg, batch_size, **dataset):
+    for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+        cfg[loader].dataset.update(**dataset)
+        cfg[loader].update(batch_size=batch_size, num_workers=0,
+                           persistent_workers=False)
+
+
+def _counts_at_least_one(cfg, num_classes, labels, counts):
+    """Count-based losses need a count > 0 for every class; classes the
+    fixture lacks count as 1."""
+    full = [1] * num_classes
+    for label, n in zip(labels, counts):
+        full[label] = n
+    cfg.train_dataloader.dataset.metainfo = dict(train_class_counts=full)
+
+
+def point_at_inat_fixture(cfg, tmp_path):
+    """iNaturalist-2018 JSON files over labels 0..4 and 8141."""
+    labels, counts = [0, 1, 2, 3, 4, 8141], [3, 2, 1, 1, 2, 3]
+    root = write_inat_json(str(tmp_path / 'inat'), counts, [1] * 6,
+                           labels=labels)
+    _loaders(cfg, 6, data_root=root)
+    _counts_at_least_one(cfg, 8142, labels, counts)
+
+
+FIXTURES = {
+    'INaturalist2018': point_at_inat_fixture,
+}
+
+
 @pytest.mark.parametrize('path', CONFIGS,
                          ids=[osp.relpath(p, ROOT) for p in CONFIGS])
 def test_config_trains_and_evaluates(path, tmp_path):
@@ -65,6 +95,8 @@ def test_config_trains_and_evaluates(path, tmp_path):
         point_at_fixture(cfg, tmp_path)
     elif cfg.train_dataloader.dataset.type in ('CIFAR10LT', 'CIFAR100LT'):
         point_at_cifar_fixture(cfg, tmp_path)
+    elif cfg.train_dataloader.dataset.type in FIXTURES:
+        FIXTURES[cfg.train_dataloader.dataset.type](cfg, tmp_path)
     cfg.load_from = None  # stage-2 configs start from a stage-1 checkpoint
     for hook in cfg.get('custom_hooks', []):
         if hook.type == 'DSBHook':

@@ -50,7 +50,8 @@ class ShotAccuracy(BaseMetric):
     A group without evaluated classes is left out of the result (logged once
     per metric), never reported as 0 or NaN. After each evaluation the
     per-class accuracies (percent, ``None`` for classes without evaluation
-    samples) are kept in ``self.per_class_accuracy``.
+    samples) are kept in ``self.per_class_accuracy``, and the result is
+    logged as a table (:meth:`format_table`; ``tools/test.py`` prints it).
 
     Args:
         train_class_counts (Sequence[int], optional): Training images per
@@ -206,7 +207,43 @@ class ShotAccuracy(BaseMetric):
 
         if self.per_class_file:
             self._write_csv(counts, groups, total, per_class)
+        evaluated = {
+            name: sum(1 for i in range(num_classes) if total[i] > 0 and
+                      name in ('overall', groups[i]))
+            for name in ('overall', ) + GROUPS
+        }
+        print_log(self.format_table(metrics, evaluated), logger='current')
         return metrics
+
+    def format_table(self, metrics: dict, evaluated: dict) -> str:
+        """The result as a text table (printed after each evaluation, so
+        ``tools/test.py`` shows it); groups without evaluated classes read
+        ``absent``."""
+        names = ('overall', ) + GROUPS
+        # Column heads name the thresholds; 'mid' is the medium group.
+        heads = ('overall', f'many (>{self.many_thr})',
+                 f'mid ({self.few_thr}-{self.many_thr})',
+                 f'few (<{self.few_thr})')
+        rows = [['top-1 %', *heads], ['classes', *(str(evaluated[n])
+                                                   for n in names)]]
+        for label, suffix in (('class-avg acc', ''), ('image-avg acc',
+                                                       '_img')):
+            rows.append([label] + [
+                f'{metrics[n + suffix]:.2f}' if n + suffix in metrics else
+                'absent' for n in names
+            ])
+        widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+        rule = '+' + '+'.join('-' * (w + 2) for w in widths) + '+'
+        lines = [rule]
+        for k, row in enumerate(rows):
+            lines.append('| ' + ' | '.join(
+                c.ljust(w) if i == 0 else c.rjust(w)
+                for i, (c, w) in enumerate(zip(row, widths))) + ' |')
+            if k == 0:
+                lines.append(rule)
+        lines.append(rule)
+        return ('ShotAccuracy by training images per class:\n' +
+                '\n'.join(lines))
 
     def _write_csv(self, counts, groups, total, per_class):
         classes = (self.dataset_meta or {}).get('classes')

@@ -1,0 +1,40 @@
+# Paper Table 3 on (sample-balanced) CIFAR-100: 500 training images per
+# class (CIFAR100LT with imbalance_ratio 1 keeps the full set), batch 64,
+# random crop (pad 4) and flip, Mixup or CutMix on every batch; Adam with
+# lr 0.1 decayed linearly to 0, betas (0.9, 0.999) (the paper's "momentum
+# 0.9"), weight decay 5e-3, as stated in the paper. The number of epochs is
+# not stated; 200 as for CIFAR-LT. The method configs add the backbone.
+_base_ = [
+    './datasets/cifar100-lt-r100.py',
+    './lt_runtime.py',
+]
+
+model = dict(
+    type='ImageClassifier',
+    neck=dict(type='GlobalAveragePooling'),
+    head=dict(
+        type='LinearClsHead',
+        num_classes=100,
+        loss=dict(type='CrossEntropyLoss', use_soft=True)),
+    # Mixup (alpha 0.8) or CutMix (alpha 1.0), one of them per batch.
+    train_cfg=dict(augments=[
+        dict(type='Mixup', alpha=0.8),
+        dict(type='CutMix', alpha=1.0)
+    ]))
+
+train_dataloader = dict(batch_size=64, dataset=dict(imbalance_ratio=1))
+val_dataloader = dict(dataset=dict(imbalance_ratio=1))
+test_dataloader = val_dataloader
+val_evaluator = dict(type='Accuracy', topk=(1, 5), _delete_=True)
+test_evaluator = val_evaluator
+
+optim_wrapper = dict(
+    optimizer=dict(type='Adam', lr=0.1, betas=(0.9, 0.999),
+                   weight_decay=5e-3))
+param_scheduler = dict(
+    type='LinearLR', start_factor=1.0, end_factor=0.0, by_epoch=True,
+    begin=0, end=200)
+train_cfg = dict(by_epoch=True, max_epochs=200, val_interval=10)
+val_cfg = dict()
+test_cfg = dict()
+auto_scale_lr = dict(base_batch_size=64)

@@ -1,0 +1,7 @@
+# Cross-entropy on CIFAR-100-LT, imbalance ratio 50, ResNet-32.
+_base_ = ['../_base_/resnet32_cifar100-lt.py']
+
+imbalance_ratio = 50
+train_dataloader = dict(dataset=dict(imbalance_ratio=imbalance_ratio))
+val_dataloader = dict(dataset=dict(imbalance_ratio=imbalance_ratio))
+test_dataloader = val_dataloader

@@ -1,0 +1,5 @@
+# DSB-CE on CIFAR-10-LT, imbalance ratio 10, ResNet-32: cross-entropy with
+# a DSB head and the dynamic re-weighting framework (alpha 2).
+_base_ = ['./ce_resnet32_cifar10-lt-r10.py', '../_base_/dsb_hook.py']
+
+model = dict(head=dict(type='DSBLinearClsHead'))

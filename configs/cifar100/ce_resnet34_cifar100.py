@@ -1,0 +1,6 @@
+# Paper Table 3, CIFAR-100, cross-entropy: ResNet-34 (CIFAR stem).
+_base_ = ['../_base_/table3_cifar100.py']
+
+model = dict(
+    backbone=dict(type='ResNet_CIFAR', depth=34),
+    head=dict(in_channels=512))

@@ -1,0 +1,305 @@
+"""Per-class accuracy and model bias, GLT accuracy/precision, and the
+retrieval metrics of deep metric learning (SPEC 5)."""
+import csv
+import os
+import os.path as osp
+from typing import Dict, List, Optional, Sequence
+
+import numpy as np
+import torch
+from mmengine.evaluator import BaseMetric
+from mmengine.logging import MMLogger, print_log
+from mmpretrain.registry import METRICS
+
+__all__ = [
+    'model_bias', 'PerClassAccuracy', 'GLTAccuracy', 'RetrievalMetric',
+    'recall_at_k', 'kmeans_nmi'
+]
+
+
+def _labels_and_preds(results: List[dict], name: str):
+    if not results:
+        raise ValueError(f'{name} got no samples to evaluate')
+    gt = torch.cat([r['gt_label'] for r in results]).long()
+    pred = torch.cat([r['pred_label'] for r in results]).long()
+    return gt, pred
+
+
+def _collect(sample: dict, name: str) -> dict:
+    """gt_label and top-1 pred_label of one single-label sample."""
+    if 'gt_label' not in sample:
+        raise ValueError(f'{name} needs gt_label in each data sample')
+    gt = torch.as_tensor(sample['gt_label']).cpu().reshape(-1)
+    if 'pred_score' in sample:
+        pred = sample['pred_score'].cpu().reshape(-1).argmax().reshape(1)
+    elif 'pred_label' in sample:
+        pred = torch.as_tensor(sample['pred_label']).cpu().reshape(-1)
+    else:
+        raise ValueError(f'{name} needs pred_score or pred_label in each '
+                         'data sample')
+    if gt.numel() != 1 or pred.numel() != 1:
+        raise ValueError(f'{name} expects one gt_label and one prediction '
+                         'per sample (single-label)')
+    return dict(gt_label=gt, pred_label=pred)
+
+
+def model_bias(accuracy: Sequence[Optional[float]],
+               eps: float = 1e-3) -> Optional[float]:
+    """CDB model bias ``max(max_c A_c / (min_c A_c + eps) - 1, 0)`` over
+    the classes with an accuracy (``None`` = no evaluation samples);
+    accuracies are fractions in [0, 1]. ``None`` without any class."""
+    acc = [a for a in accuracy if a is not None]
+    if not acc:
+        return None
+    return max(max(acc) / (min(acc) + eps) - 1.0, 0.0)
+
+
+def _num_classes(meta: Optional[dict], given: Optional[int], gt, pred,
+                 name: str) -> int:
+    meta = meta or {}
+    n = given or (len(meta['train_class_counts'])
+                  if 'train_class_counts' in meta else None) or (
+                      len(meta['classes']) if 'classes' in meta else None)
+    top = int(max(gt.max(), pred.max())) + 1
+    if n is None:
+        return top
+    if top > n:
+        raise ValueError(f'{name}: labels reach {top - 1} but the dataset '
+                         f'has {n} classes')
+    return n
+
+
+@METRICS.register_module()
+class PerClassAccuracy(BaseMetric):
+    """Per-class top-1 accuracy, the CDB model bias and, optionally, the
+    Pearson correlations of per-class accuracy with ``N``, ``E_n``, ``W``,
+    ``S'`` and ``S`` (paper Table 1).
+
+    Reported keys (prefix ``per_class``): ``bias`` (CDB, on fractions),
+    ``min`` and ``max`` (percent, over classes with evaluation samples) and,
+    with ``feature_file``, ``pearson_N``, ``pearson_E_n``, ``pearson_W``,
+    ``pearson_S'`` and ``pearson_S(alpha=a)`` for ``a`` in 1..3 (keys whose
+    correlation is undefined, e.g. constant N, are left out and logged).
+
+    After each evaluation a CSV ``class,num_eval,correct,accuracy`` (empty
+    accuracy for classes without samples) is written to ``out_file``;
+    by default ``per_class_accuracy.csv`` next to the current run's log,
+    i.e. inside the work dir.
+
+    Args:
+        num_classes: number of classes; defaults to the length of the
+            dataset's ``train_class_counts`` or ``classes``.
+        eps: ``eps`` of the bias (1e-3).
+        out_file: CSV path; ``''`` writes none.
+        feature_file: a ``torch.save`` file with ``feats`` (or
+            ``features``), ``(N, D)``, and ``labels``, ``(N,)``: a DSB
+            feature-bank state dict or a feature dump of the training set.
+        alpha: ``alpha`` of ``W`` (2.0).
+    """
+    default_prefix = 'per_class'
+
+    def __init__(self,
+                 num_classes: Optional[int] = None,
+                 eps: float = 1e-3,
+                 out_file: Optional[str] = None,
+                 feature_file: Optional[str] = None,
+                 alpha: float = 2.0,
+                 collect_device: str = 'cpu',
+                 prefix: Optional[str] = None):
+        super().__init__(collect_device=collect_device, prefix=prefix)
+        if eps <= 0:
+            raise ValueError(f'PerClassAccuracy eps must be > 0, got {eps}')
+        if feature_file is not None and not osp.isfile(feature_file):
+            raise FileNotFoundError(
+                f'PerClassAccuracy: feature file not found: {feature_file}')
+        self.num_classes, self.eps, self.alpha = num_classes, eps, alpha
+        self.out_file, self.feature_file = out_file, feature_file
+        self.per_class_accuracy: Optional[List[Optional[float]]] = None
+
+    def process(self, data_batch, data_samples: Sequence[dict]):
+        for sample in data_samples:
+            self.results.append(_collect(sample, 'PerClassAccuracy'))
+
+    def _out_file(self) -> Optional[str]:
+        if self.out_file is not None:
+            return self.out_file or None
+        log_file = getattr(MMLogger.get_current_instance(), 'log_file', None)
+        if not log_file:
+            return None
+        return osp.join(osp.dirname(log_file), 'per_class_accuracy.csv')
+
+    def compute_metrics(self, results: List[dict]) -> Dict[str, float]:
+        gt, pred = _labels_and_preds(results, 'PerClassAccuracy')
+        n = _num_classes(self.dataset_meta, self.num_classes, gt, pred,
+                         'PerClassAccuracy')
+        total = torch.bincount(gt, minlength=n)
+        correct = torch.bincount(gt[pred == gt], minlength=n)
+        frac = [int(c) / int(t) if t > 0 else None
+                for c, t in zip(correct, total)]
+        self.per_class_accuracy = [None if a is None else 100.0 * a
+                                   for a in frac]
+        present = [a for a in frac if a is not None]
+        metrics = dict(bias=model_bias(frac, self.eps),
+                       min=100.0 * min(present), max=100.0 * max(present))
+        if self.feature_file:
+            metrics.update(self._correlations(n))
+        path = self._out_file()
+        if path:
+            self._write_csv(path, total, correct)
+        return metrics
+
+    def _correlations(self, n: int) -> Dict[str, float]:
+        # Imported here: the analysis package pulls in plotting helpers.
+        from mmdsb.analysis.report import ClassStats, correlations
+        dump = torch.load(self.feature_file, map_location='cpu')
+        feats = dump.get('feats', dump.get('features')) if isinstance(
+            dump, dict) else None
+        labels = dump.get('labels') if isinstance(dump, dict) else None
+        if feats is None or labels is None or feats.ndim != 2 or \
+                labels.shape != feats.shape[:1]:
+            raise ValueError(
+                f'PerClassAccuracy: {self.feature_file} must hold "feats" '
+                '(or "features") of shape (N, D) and "labels" of shape (N,)')
+        labels = labels.long()
+        if labels.min() < 0 or labels.max() >= n:
+            raise ValueError(f'PerClassAccuracy: labels of '
+                             f'{self.feature_file} must lie in [0, {n})')
+        stats = ClassStats(feats.double(), labels, n)
+        result = correlations(stats, self.per_class_accuracy, self.alpha)
+        out = {}
+        for key, value in result['pearson'].items():
+            if value is None:
+                print_log(f'PerClassAccuracy: the correlation with {key} is '
+                          'undefined (constant series or < 2 classes); not '
+                          'reported', logger='current')
+            else:
+                out[f'pearson_{key}'] = value
+        return out
+
+    def _write_csv(self, path, total, correct):
+        classes = (self.dataset_meta or {}).get('classes')
+        if classes is None or len(classes) != len(total):
+            classes = [str(i) for i in range(len(total))]
+        if osp.dirname(path):
+            os.makedirs(osp.dirname(path), exist_ok=True)
+        with open(path, 'w', newline='') as f:
+            writer = csv.writer(f)
+            writer.writerow(['class', 'num_eval', 'correct', 'accuracy'])
+            for name, t, c, a in zip(classes, total, correct,
+                                     self.per_class_accuracy):
+                writer.writerow([name, int(t), int(c),
+                                 '' if a is None else f'{a:.4f}'])
+
+
+@METRICS.register_module()
+class GLTAccuracy(BaseMetric):
+    """Accuracy and precision of the generalized long-tailed protocols
+    (CLT, GLT, ALT; Tang et al., 2022), in percent.
+
+    - ``accuracy``: correct predictions over all evaluated images.
+    - ``precision``: macro precision, the mean over the classes with
+      evaluation samples of ``TP_c / (TP_c + FP_c)``; a class that is never
+      predicted has precision 0 (nothing it retrieved is right).
+
+    The prefix defaults to ``glt``; set it to the protocol (``'clt'``, ...)
+    to report several protocols side by side.
+    """
+    default_prefix = 'glt'
+
+    def __init__(self, num_classes: Optional[int] = None,
+                 collect_device: str = 'cpu', prefix: Optional[str] = None):
+        super().__init__(collect_device=collect_device, prefix=prefix)
+        self.num_classes = num_classes
+
+    def process(self, data_batch, data_samples: Sequence[dict]):
+        for sample in data_samples:
+            self.results.append(_collect(sample, 'GLTAccuracy'))
+
+    def compute_metrics(self, results: List[dict]) -> Dict[str, float]:
+        gt, pred = _labels_and_preds(results, 'GLTAccuracy')
+        n = _num_classes(self.dataset_meta, self.num_classes, gt, pred,
+                         'GLTAccuracy')
+        hit = pred == gt
+        tp = torch.bincount(gt[hit], minlength=n).double()
+        predicted = torch.bincount(pred, minlength=n).double()
+        evaluated = torch.bincount(gt, minlength=n) > 0
+        precision = torch.where(predicted > 0, tp / predicted.clamp_min(1),
+                                torch.zeros_like(tp))
+        return dict(accuracy=100.0 * hit.double().mean().item(),
+                    precision=100.0 * precision[evaluated].mean().item())
+
+
+def recall_at_k(embeddings: np.ndarray, labels: np.ndarray,
+                ks: Sequence[int] = (1, 2, 4, 8)) -> Dict[int, float]:
+    """Recall@K (percent) of retrieval among the evaluated samples: a
+    query counts as found if one of its ``K`` nearest other samples
+    (cosine similarity) shares its label."""
+    x = np.asarray(embeddings, dtype=np.float64)
+    x = x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
+    labels = np.asarray(labels)
+    if max(ks) >= len(x):
+        raise ValueError(f'Recall@{max(ks)} needs more than {max(ks)} '
+                         f'evaluated samples, got {len(x)}')
+    sim = x @ x.T
+    np.fill_diagonal(sim, -np.inf)  # a query never retrieves itself
+    # Stable order: ties go to the lower sample index.
+    order = np.argsort(-sim, axis=1, kind='stable')[:, :max(ks)]
+    match = labels[order] == labels[:, None]
+    return {k: 100.0 * float(match[:, :k].any(axis=1).mean()) for k in ks}
+
+
+def kmeans_nmi(embeddings: np.ndarray, labels: np.ndarray,
+               seed: int = 0) -> float:
+    """NMI (percent) between the labels and K-means clusters (K = the
+    number of distinct labels) of the L2-normalised embeddings."""
+    from sklearn.cluster import KMeans
+    from sklearn.metrics import normalized_mutual_info_score
+    x = np.asarray(embeddings, dtype=np.float64)
+    x = x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
+    k = len(np.unique(labels))
+    clusters = KMeans(n_clusters=k, n_init=10,
+                      random_state=seed).fit_predict(x)
+    return 100.0 * float(normalized_mutual_info_score(labels, clusters))
+
+
+@METRICS.register_module()
+class RetrievalMetric(BaseMetric):
+    """Recall@K and K-means NMI of metric learning (paper Tables 4, 5).
+
+    The embedding of a sample is its ``embedding_key`` field (the
+    classifier's ``pred_score`` by default, or e.g. a stored feature);
+    retrieval runs among the evaluated samples (the test classes of
+    CUB-2011 / Cars196 are unseen in training). Keys (percent):
+    ``R@1``, ``R@2``, ... and ``NMI``.
+    """
+    default_prefix = 'retrieval'
+
+    def __init__(self, ks: Sequence[int] = (1, 2, 4, 8),
+                 embedding_key: str = 'pred_score', seed: int = 0,
+                 collect_device: str = 'cpu', prefix: Optional[str] = None):
+        super().__init__(collect_device=collect_device, prefix=prefix)
+        if not ks or min(ks) < 1:
+            raise ValueError(f'RetrievalMetric ks must be positive, got {ks}')
+        self.ks, self.embedding_key, self.seed = tuple(ks), embedding_key, \
+            seed
+
+    def process(self, data_batch, data_samples: Sequence[dict]):
+        for sample in data_samples:
+            if self.embedding_key not in sample or 'gt_label' not in sample:
+                raise ValueError(f'RetrievalMetric needs gt_label and '
+                                 f'{self.embedding_key!r} in each sample')
+            self.results.append(dict(
+                embedding=torch.as_tensor(
+                    sample[self.embedding_key]).cpu().reshape(-1),
+                gt_label=int(torch.as_tensor(sample['gt_label']).reshape(
+                    -1)[0])))
+
+    def compute_metrics(self, results: List[dict]) -> Dict[str, float]:
+        if not results:
+            raise ValueError('RetrievalMetric got no samples to evaluate')
+        x = torch.stack([r['embedding'] for r in results]).double().numpy()
+        y = np.array([r['gt_label'] for r in results])
+        metrics = {f'R@{k}': v
+                   for k, v in recall_at_k(x, y, self.ks).items()}
+        metrics['NMI'] = kmeans_nmi(x, y, self.seed)
+        return metrics
