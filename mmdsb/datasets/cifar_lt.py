@@ -128,20 +128,10 @@ class _CIFARLT(BaseDataset):
     def load_data_list(self):
         files = self.TRAIN_FILES if self.split == 'train' else self.TEST_FILES
         images, labels = _read_batches(self._paths(files), self.LABEL_KEY)
-        if self.split == 'train':
-            rng = np.random.RandomState(self.seed)
-            keep = []
-            for c, n in enumerate(self._train_class_counts):
-                idx = np.flatnonzero(labels == c)
-                rng.shuffle(idx)
-                keep.append(idx[:n])
-            chosen = np.concatenate(keep)
-        else:
-            chosen = np.arange(len(labels))
-        return [
-            dict(img=images[i], gt_label=int(labels[i]), source_idx=int(i))
-            for i in chosen
-        ]
+        return long_tailed_samples(
+            images, labels,
+            self._train_class_counts if self.split == 'train' else None,
+            self.seed)
 
     def extra_repr(self):
         return [
@@ -150,6 +140,29 @@ class _CIFARLT(BaseDataset):
             f'Train class counts: \t{self.train_class_counts}',
         ]
 
+
+
+def long_tailed_samples(images: np.ndarray, labels: np.ndarray,
+                        counts: Optional[Sequence[int]],
+                        seed: int) -> List[dict]:
+    """Data infos keeping the first ``counts[c]`` images of each class ``c``
+    after a shuffle with ``numpy.random.RandomState(seed)`` (classes in
+    order, one generator; the LDAM-DRW code's choice for seed 0), or every
+    image when ``counts`` is None (the balanced test split)."""
+    if counts is None:
+        chosen = np.arange(len(labels))
+    else:
+        rng = np.random.RandomState(seed)
+        keep = []
+        for c, n in enumerate(counts):
+            idx = np.flatnonzero(labels == c)
+            rng.shuffle(idx)
+            keep.append(idx[:n])
+        chosen = np.concatenate(keep)
+    return [
+        dict(img=images[i], gt_label=int(labels[i]), source_idx=int(i))
+        for i in chosen
+    ]
 
 @DATASETS.register_module()
 class CIFAR10LT(_CIFARLT):

@@ -25,6 +25,7 @@ from mmpretrain.datasets import BaseDataset
 from mmpretrain.registry import DATASETS
 
 from .digits_lt import long_tailed_counts
+from .cifar_lt import long_tailed_samples
 
 __all__ = ['MNISTLT', 'MNIST_LT_COUNTS', 'read_idx']
 
@@ -155,20 +156,10 @@ class MNISTLT(BaseDataset):
         if len(images) != len(labels):
             raise ValueError(f'MNISTLT: {image_file} holds {len(images)} '
                              f'images but {label_file} {len(labels)} labels')
-        if self.split == 'train':
-            rng = np.random.RandomState(self.seed)
-            keep = []
-            for c, n in enumerate(self._train_class_counts):
-                idx = np.flatnonzero(labels == c)
-                rng.shuffle(idx)
-                keep.append(idx[:n])
-            chosen = np.concatenate(keep)
-        else:
-            chosen = np.arange(len(labels))
-        return [
-            dict(img=images[i], gt_label=int(labels[i]), source_idx=int(i))
-            for i in chosen
-        ]
+        return long_tailed_samples(
+            images, labels,
+            self._train_class_counts if self.split == 'train' else None,
+            self.seed)
 
     def extra_repr(self):
         return [
