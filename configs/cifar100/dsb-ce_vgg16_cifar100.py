@@ -1,18 +1,5 @@
 # Paper Table 3, CIFAR-100, DSB-CE: VGG-16 with batch
 # norm (at 32 px its last stage is 1x1). Sample-balanced data, so alpha = 1.
-_base_ = ['./ce_vgg16_cifar100.py']
+_base_ = ['./ce_vgg16_cifar100.py', '../_base_/dsb_hook_balanced.py']
 
 model = dict(head=dict(type='DSBLinearClsHead'))
-custom_hooks = [
-    dict(
-        type='DSBHook',
-        weighter=dict(
-            type='SemanticScaleWeighter',
-            alpha=1.0,
-            interclass=True,
-            eps=1.0,
-            normalize='mean',
-            bank_dim=64,
-            max_weight_ratio=None),
-        warmup_epochs=5),
-]
