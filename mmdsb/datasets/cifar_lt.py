@@ -141,7 +141,6 @@ class _CIFARLT(BaseDataset):
         ]
 
 
-
 def long_tailed_samples(images: np.ndarray, labels: np.ndarray,
                         counts: Optional[Sequence[int]],
                         seed: int) -> List[dict]:
@@ -163,6 +162,7 @@ def long_tailed_samples(images: np.ndarray, labels: np.ndarray,
         dict(img=images[i], gt_label=int(labels[i]), source_idx=int(i))
         for i in chosen
     ]
+
 
 @DATASETS.register_module()
 class CIFAR10LT(_CIFARLT):

@@ -224,10 +224,10 @@ class ShotAccuracy(BaseMetric):
         heads = ('overall', f'many (>{self.many_thr})',
                  f'mid ({self.few_thr}-{self.many_thr})',
                  f'few (<{self.few_thr})')
-        rows = [['top-1 %', *heads], ['classes', *(str(evaluated[n])
-                                                   for n in names)]]
-        for label, suffix in (('class-avg acc', ''), ('image-avg acc',
-                                                       '_img')):
+        rows = [['top-1 %', *heads],
+                ['classes', *(str(evaluated[n]) for n in names)]]
+        for label, suffix in (('class-avg acc', ''),
+                              ('image-avg acc', '_img')):
             rows.append([label] + [
                 f'{metrics[n + suffix]:.2f}' if n + suffix in metrics else
                 'absent' for n in names

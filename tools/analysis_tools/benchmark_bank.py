@@ -40,6 +40,7 @@ import argparse
 import math
 import statistics
 import time
+from functools import partial
 from typing import Callable, Dict, List, Sequence, Tuple
 
 import torch
@@ -295,13 +296,9 @@ def benchmark_scale(spec: dict,
     weighter = SemanticScaleWeighter(bank_dim=dim)
     weighter.init_bank(total, C, device)
     _, fill_ms = timed(
-        lambda: weighter.bank.load_state_dict(
-            dict(
-                feats=pool_feats,
-                labels=pool_labels,
-                capacity=total,
-                dim=dim,
-                num_classes=C)), device)
+        partial(weighter.bank.load_state_dict,
+                dict(feats=pool_feats, labels=pool_labels, capacity=total,
+                     dim=dim, num_classes=C)), device)
     weighter.stage = 3
     bank = weighter.bank
     naive = NaivePool(
