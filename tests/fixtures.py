@@ -1,4 +1,5 @@
 """Small real-format datasets written by the tests themselves."""
+import json
 import os
 import os.path as osp
 from typing import Optional, Sequence
@@ -67,8 +68,8 @@ def write_cifar_pickles(root: str, num_classes: int = 10,
         folder = osp.join(root, 'cifar-10-batches-py')
         key = 'labels'
         parts = np.array_split(np.arange(len(train[1])), 5)
-        files = {f'data_batch_{i + 1}': ([train[0][p], [train[1][j]
-                                                       for j in p]])
+        files = {f'data_batch_{i + 1}': [train[0][p],
+                                         [train[1][j] for j in p]]
                  for i, p in enumerate(parts)}
         files['test_batch'] = test
     else:
@@ -118,7 +119,6 @@ def write_inat_json(root: str, counts: Sequence[int],
                     size: int = 32) -> str:
     """Write PNG images and iNaturalist-2018-style ``train2018.json`` /
     ``val2018.json`` (COCO-like) under ``root``; return ``root``."""
-    import json
     labels = list(labels if labels is not None else range(len(counts)))
     for split, per_class in (('train', counts), ('val', val_counts)):
         write_image_list(root, per_class, size=size, labels=labels,
@@ -137,26 +137,43 @@ def write_inat_json(root: str, counts: Sequence[int],
     return root
 
 
-def write_glt_lists(root: str, train_glt: Sequence[int],
-                    train_cbl: Sequence[int], test_per_class: int = 2,
-                    size: int = 32) -> str:
-    """Write PNG images and MSCOCO-GLT ``path label attribute`` lists
-    ``meta/{train_glt,train_cbl,test_cbl,test_gbl}.txt`` under ``root``.
-    Image ``i`` of a class gets attribute ``i % 2``; return ``root``."""
-    os.makedirs(osp.join(root, 'meta'), exist_ok=True)
+def write_glt_annotations(root: str, train_glt: Sequence[int],
+                          train_cbl: Sequence[int], test_per_class: int = 2,
+                          size: int = 32) -> str:
+    """Write the MSCOCO-GLT release layout under ``root``:
+    ``coco_glt/annotation.json`` (training counts ``train_glt``) and
+    ``coco_cbl/annotation.json`` (``train_cbl``), each with the splits
+    train, val, test_lt, test_bl and test_bbl (``test_per_class`` images a
+    class in each test split, one in val) and its images in ``images/``.
+    Paths are absolute paths of another machine, as in the release; image
+    ``i`` of a class gets attribute ``i % 3``. Returns ``root``."""
     n = len(train_glt)
-    for i, (name, counts) in enumerate(
-            (('train_glt', train_glt), ('train_cbl', train_cbl),
-             ('test_cbl', [test_per_class] * n),
-             ('test_gbl', [test_per_class] * n))):
-        ann = write_image_list(root, counts, size=size, seed=i,
-                               name=f'{name}.txt')
-        with open(ann) as f:
-            rows = [line.split() for line in f if line.strip()]
-        seen = {}
-        with open(osp.join(root, 'meta', f'{name}.txt'), 'w') as f:
-            for path, label in rows:
-                k = seen.get(label, 0)
-                seen[label] = k + 1
-                f.write(f'{path} {label} {k % 2}\n')
+    splits = dict(val=[1] * n, test_lt=[test_per_class] * n,
+                  test_bl=[test_per_class] * n,
+                  test_bbl=[test_per_class] * n)
+    for subset, train in (('coco_glt', train_glt), ('coco_cbl', train_cbl)):
+        images = osp.join(root, subset, 'images')
+        data = dict(cat2id={str(c): c for c in range(n)})
+        for seed, (split, counts) in enumerate(
+                dict(train=train, **splits).items()):
+            ann = write_image_list(osp.join(root, 'tmp'), counts, size=size,
+                                   seed=seed, name=f'{subset}_{split}.txt')
+            entry = dict(label={}, path={}, attribute={}, frequency={})
+            seen = {}
+            with open(ann) as f:
+                for line in f:
+                    rel, label = line.split()
+                    key = f'{subset}-{split}-{len(entry["label"])}'
+                    os.makedirs(images, exist_ok=True)
+                    os.replace(osp.join(root, 'tmp', rel),
+                               osp.join(images, f'{key}.jpg'))
+                    k = seen[label] = seen.get(label, -1) + 1
+                    entry['label'][key] = int(label)
+                    entry['path'][key] = f'/data4/coco_glt/{subset}/' \
+                        f'images/{key}.jpg'
+                    entry['attribute'][key] = k % 3
+                    entry['frequency'][key] = 0
+            data[split] = entry
+        with open(osp.join(root, subset, 'annotation.json'), 'w') as f:
+            json.dump(data, f)
     return root

@@ -7,7 +7,7 @@ import pytest
 from mmpretrain.registry import DATASETS
 
 import mmdsb  # noqa: F401
-from fixtures import (write_glt_lists, write_image_list, write_inat_json,
+from fixtures import (write_glt_annotations, write_image_list, write_inat_json,
                       write_mnist_idx)
 
 # Paper Table 7.
@@ -159,35 +159,62 @@ def test_inaturalist_errors(tmp_path):
 
 
 def test_mscoco_glt_protocols(tmp_path):
-    root = write_glt_lists(str(tmp_path), train_glt=[6, 3, 1],
-                           train_cbl=[2, 2, 2], test_per_class=2)
+    root = write_glt_annotations(str(tmp_path), train_glt=[6, 3, 1],
+                                 train_cbl=[2, 2, 2], test_per_class=2)
     kw = dict(type='MSCOCOGLT', data_root=root, num_classes=3)
-    expected = {'clt': ((6, 3, 1), 10, 'test_cbl.txt'),
-                'glt': ((6, 3, 1), 10, 'test_gbl.txt'),
-                'alt': ((2, 2, 2), 6, 'test_gbl.txt')}
-    for protocol, (counts, n_train, test_file) in expected.items():
+    expected = {'clt': ((6, 3, 1), 10, 'coco_glt', 'test_bl'),
+                'glt': ((6, 3, 1), 10, 'coco_glt', 'test_bbl'),
+                'alt': ((2, 2, 2), 6, 'coco_cbl', 'test_bbl')}
+    for protocol, (counts, n_train, subset, split) in expected.items():
         train = DATASETS.build(dict(kw, protocol=protocol))
         test = DATASETS.build(dict(kw, protocol=protocol, split='test'))
+        val = DATASETS.build(dict(kw, protocol=protocol, split='val'))
         assert train.train_class_counts == counts
         assert test.metainfo['train_class_counts'] == counts
-        assert len(train) == n_train and len(test) == 6
-        assert test.list_file.endswith(test_file)
-    info = train.get_data_info(1)
-    assert info['attribute'] == 1 and osp.isfile(info['img_path'])
+        assert len(train) == n_train and len(test) == 6 and len(val) == 3
+        info = test.get_data_info(5)
+        # The release's absolute paths are replaced by the images beside
+        # the annotation file.
+        assert info['img_path'] == osp.join(root, subset, 'images',
+                                            f'{subset}-{split}-5.jpg')
+        assert osp.isfile(info['img_path'])
+        assert (info['gt_label'], info['attribute']) == (2, 1)
+    assert [train.get_data_info(i)['gt_label'] for i in range(6)] == [
+        0, 0, 1, 1, 2, 2]
     assert DATASETS.build(dict(type='MSCOCOGLT', data_root=root,
                                protocol='alt', metainfo=dict(
                                    train_class_counts=[1] * 29))
                           ).num_classes == 29
 
 
-def test_mscoco_glt_malformed_line(tmp_path):
-    root = write_glt_lists(str(tmp_path), [2, 1], [1, 1])
-    with open(osp.join(root, 'meta', 'train_glt.txt'), 'a') as f:
-        f.write('000/x.png 1\n')
-    with pytest.raises(ValueError,
-                       match=r'train_glt.txt, line 4: expected "<image path> '
-                       r'<integer label> <integer attribute>"'):
+def test_mscoco_glt_bad_annotations(tmp_path):
+    root = write_glt_annotations(str(tmp_path), [2, 1], [1, 1])
+    path = osp.join(root, 'coco_glt', 'annotation.json')
+    with open(path) as f:
+        data = json.load(f)
+    data['test_bl']['label']['coco_glt-test_bl-3'] = 7
+    with open(path, 'w') as f:
+        json.dump(data, f)
+    with pytest.raises(ValueError, match=r"annotation.json: test_bl entry "
+                       r"'coco_glt-test_bl-3' needs an integer label in "
+                       r"\[0, 2\).*label=7"):
+        DATASETS.build(dict(type='MSCOCOGLT', data_root=root, num_classes=2,
+                            protocol='clt', split='test'))
+    del data['train']
+    with open(path, 'w') as f:
+        json.dump(data, f)
+    with pytest.raises(ValueError, match='split "train" with "label" and '
+                       '"path" not found'):
         DATASETS.build(dict(type='MSCOCOGLT', data_root=root, num_classes=2))
+    with open(path, 'w') as f:
+        f.write('{"train":\n [')
+    with pytest.raises(ValueError, match='annotation.json, line 2: invalid'):
+        DATASETS.build(dict(type='MSCOCOGLT', data_root=root, num_classes=2))
+    with pytest.raises(FileNotFoundError,
+                       match='coco_cbl/annotation.json not found|'
+                       'not found: .*coco_cbl'):
+        DATASETS.build(dict(type='MSCOCOGLT', data_root=str(tmp_path / 'x'),
+                            protocol='alt'))
     with pytest.raises(ValueError, match='protocol must be one of'):
         DATASETS.build(dict(type='MSCOCOGLT', data_root=root,
                             protocol='xlt'))

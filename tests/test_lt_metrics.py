@@ -108,6 +108,17 @@ def test_glt_accuracy_and_precision():
     assert res['clt/precision'] == pytest.approx(100 * (0.5 + 0.5 + 0) / 3)
 
 
+def test_glt_accuracy_prefix_follows_protocol():
+    metric = METRICS.build(dict(type='GLTAccuracy', num_classes=4))
+    assert set(run(metric, samples([0, 1], [0, 0], 4))) == {
+        'glt/accuracy', 'glt/precision'}
+    metric.dataset_meta = dict(glt_protocol='alt')
+    assert run(metric, samples([0, 1], [0, 0], 4))['alt/accuracy'] == 50.0
+    fixed = METRICS.build(dict(type='GLTAccuracy', prefix='mine'))
+    fixed.dataset_meta = dict(glt_protocol='alt')
+    assert fixed.prefix == 'mine'
+
+
 def test_recall_at_k_hand_example():
     # Points on the unit circle at 0, 10, 30, 90 and 80 degrees.
     deg = np.radians([0, 10, 30, 90, 80])
@@ -123,8 +134,8 @@ def test_recall_at_k_hand_example():
 def test_kmeans_nmi_extremes():
     x = np.array([[1, 0], [1, 0.01], [0, 1], [0.01, 1]])
     assert kmeans_nmi(x, np.array([0, 0, 1, 1])) == pytest.approx(100.0)
-    assert kmeans_nmi(x, np.array([0, 1, 0, 1])) == pytest.approx(0.0,
-                                                                 abs=1e-9)
+    assert kmeans_nmi(x, np.array([0, 1, 0, 1])) == pytest.approx(
+        0.0, abs=1e-9)
 
 
 def test_retrieval_metric():

@@ -9,14 +9,15 @@ Nothing is downloaded; the files are expected under ``data_root``:
 - iNaturalist 2018: the official ``train2018.json`` / ``val2018.json``
   (COCO-like: ``images`` with ``id`` and ``file_name``, ``annotations``
   with ``image_id`` and ``category_id``).
-- MSCOCO-GLT (Tang et al., 2022, IFL): the paper fixes no file layout, so
-  the lists here are ``path label attribute`` lines (``attribute`` an
-  integer cluster id) under ``meta/``: ``train_glt.txt`` (class- and
-  attribute-wise long-tailed), ``train_cbl.txt`` (class-balanced,
-  attribute-wise long-tailed), ``test_cbl.txt`` and ``test_gbl.txt``
-  (class- and attribute-balanced). The protocols pair them as in IFL:
-  CLT = train_glt / test_cbl, GLT = train_glt / test_gbl,
-  ALT = train_cbl / test_gbl.
+- MSCOCO-GLT (Tang et al., 2022, IFL): the two annotation files of the
+  IFL release, ``coco_glt/annotation.json`` (Train-GLT: class- and
+  attribute-wise long-tailed) and ``coco_cbl/annotation.json`` (Train-CBL:
+  class-balanced, attribute-wise long-tailed), each with the cropped object
+  images in ``images/`` beside it. Each file maps the splits ``train``,
+  ``val``, ``test_lt``, ``test_bl`` (Test-CBL) and ``test_bbl`` (Test-GBL)
+  to ``{"label": {key: int}, "path": {key: str}, "attribute": {key: int}}``.
+  The protocols pair them as in IFL: CLT = Train-GLT / Test-CBL, GLT =
+  Train-GLT / Test-GBL, ALT = Train-CBL / Test-GBL (of ``coco_cbl``).
 
 Every dataset puts the per-class counts of its training file in
 ``metainfo['train_class_counts']`` (on all splits, for the many/medium/few
@@ -38,14 +39,11 @@ __all__ = [
 ]
 
 
-def read_split_list(path: str, num_fields: int = 2,
-                    num_classes: Optional[int] = None
-                    ) -> List[Tuple[str, ...]]:
-    """Read a split list of ``path label`` (``num_fields=2``) or
-    ``path label attribute`` (3) lines; blank lines are skipped. Returns
-    ``(path, label[, attribute])`` tuples with integer label/attribute."""
-    layout = '"<image path> <integer label>"' if num_fields == 2 else \
-        '"<image path> <integer label> <integer attribute>"'
+def read_split_list(path: str, num_classes: Optional[int] = None
+                    ) -> List[Tuple[str, int]]:
+    """Read a split list of ``path label`` lines; blank lines are skipped.
+    Returns ``(path, label)`` tuples."""
+    layout = '"<image path> <integer label>"'
     if not osp.isfile(path):
         raise FileNotFoundError(
             f'split list not found: {path}; expected one {layout} line per '
@@ -56,18 +54,17 @@ def read_split_list(path: str, num_fields: int = 2,
             if not line.strip():
                 continue
             # rsplit keeps spaces inside image paths.
-            parts = line.strip().rsplit(maxsplit=num_fields - 1)
-            ints = parts[1:]
-            if len(parts) != num_fields or not all(
-                    p.isdigit() for p in ints):
+            parts = line.strip().rsplit(maxsplit=1)
+            if len(parts) != 2 or not parts[1].isdigit():
                 raise ValueError(f'{path}, line {number}: expected {layout}, '
                                  f'got {line.strip()!r}')
-            if num_classes is not None and int(ints[0]) >= num_classes:
+            label = int(parts[1])
+            if num_classes is not None and label >= num_classes:
                 raise ValueError(
-                    f'{path}, line {number}: label {ints[0]} is not below '
+                    f'{path}, line {number}: label {label} is not below '
                     f'the {num_classes} classes of the dataset; expected '
                     f'{layout}')
-            rows.append((parts[0], *map(int, ints)))
+            rows.append((parts[0], label))
     if not rows:
         raise ValueError(f'split list {path} holds no images; expected one '
                          f'{layout} line per image')
@@ -89,8 +86,8 @@ class _CountedDataset(BaseDataset):
     def _init_counts(self, counts: Sequence[int], metainfo: Optional[dict]
                      ) -> dict:
         metainfo = dict(metainfo or {})
-        counts = tuple(int(c) for c in metainfo.get('train_class_counts',
-                                                     counts))
+        counts = tuple(
+            int(c) for c in metainfo.get('train_class_counts', counts))
         if len(counts) != self.num_classes:
             raise ValueError(
                 f'{type(self).__name__}: train_class_counts has '
@@ -142,7 +139,7 @@ class _SplitListLT(_CountedDataset):
                                   self.PATTERN.format(split=split))
         train_file = osp.join(data_root, ann_dir,
                               self.PATTERN.format(split='train'))
-        labels = [r[1] for r in read_split_list(train_file, 2,
+        labels = [r[1] for r in read_split_list(train_file,
                                                 self.num_classes)]
         metainfo = self._init_counts(_counts(labels, self.num_classes),
                                      metainfo)
@@ -154,7 +151,7 @@ class _SplitListLT(_CountedDataset):
         prefix = self.data_prefix.get('img_path', '') or ''
         return [
             dict(img_path=osp.join(prefix, path), gt_label=label)
-            for path, label in read_split_list(self.list_file, 2,
+            for path, label in read_split_list(self.list_file,
                                                self.num_classes)
         ]
 
@@ -263,28 +260,73 @@ class INaturalist2018(_CountedDataset):
         return [f'Annotation file: \t{self.json_file}']
 
 
+def _read_glt(path: str, split: str, num_classes: int
+              ) -> List[Tuple[str, int, int]]:
+    """``(image file name, label, attribute)`` of one split of an IFL
+    MSCOCO-GLT annotation file, in file order."""
+    layout = ('a JSON object mapping each split ("train", "val", "test_lt", '
+              '"test_bl", "test_bbl") to {"label": {key: int}, "path": {key: '
+              'str}, "attribute": {key: int}}')
+    if not osp.isfile(path):
+        raise FileNotFoundError(f'MSCOCO-GLT annotation file not found: '
+                                f'{path}; expected {layout}')
+    try:
+        with open(path) as f:
+            data = json.load(f)
+    except json.JSONDecodeError as e:
+        raise ValueError(f'{path}, line {e.lineno}: invalid JSON ({e.msg}); '
+                         f'expected {layout}') from None
+    entries = data.get(split) if isinstance(data, dict) else None
+    if not isinstance(entries, dict) or not all(
+            isinstance(entries.get(k), dict) for k in ('label', 'path')):
+        raise ValueError(f'{path}: split "{split}" with "label" and "path" '
+                         f'not found; expected {layout}')
+    attributes = entries.get('attribute') or {}
+    rows = []
+    for key, label in entries['label'].items():
+        image = entries['path'].get(key)
+        attribute = attributes.get(key, -1)
+        if not (isinstance(label, int) and 0 <= label < num_classes
+                and isinstance(image, str) and isinstance(attribute, int)):
+            raise ValueError(
+                f'{path}: {split} entry {key!r} needs an integer label in '
+                f'[0, {num_classes}), a path and an integer attribute, got '
+                f'label={label!r}, path={image!r}, attribute={attribute!r}; '
+                f'expected {layout}')
+        # The release stores absolute paths of its authors' machine; only
+        # the file name is kept.
+        rows.append((osp.basename(image), label, attribute))
+    if not rows:
+        raise ValueError(f'{path}: split "{split}" holds no images; expected '
+                         f'{layout}')
+    return rows
+
+
 @DATASETS.register_module()
 class MSCOCOGLT(_CountedDataset):
-    """MSCOCO-GLT (29 classes) with the CLT, GLT and ALT protocols; see the
-    module docstring for the ``path label attribute`` list layout. Each
-    data info also holds ``attribute``.
+    """MSCOCO-GLT (29 classes) with the CLT, GLT and ALT protocols, read
+    from the IFL release (see the module docstring). Images are read from
+    ``data_root/<coco_glt|coco_cbl>/images/<file name of the entry's
+    path>``. Each data info also holds ``attribute`` (IFL's attribute
+    frequency group: 0 head, 1 middle, 2 tail).
 
     Args:
-        protocol: ``'clt'``, ``'glt'`` or ``'alt'``.
-        split: ``'train'`` or ``'test'``; the protocol picks the file.
+        protocol: ``'clt'``, ``'glt'`` or ``'alt'``; picks the training
+            set (Train-GLT, Train-CBL) and the test split.
+        split: ``'train'``, ``'val'`` (IFL's validation split, distributed
+            as the training set) or ``'test'`` (the protocol's test split).
     """
     NUM_CLASSES = 29
     PROTOCOLS = {
-        'clt': ('train_glt.txt', 'test_cbl.txt'),
-        'glt': ('train_glt.txt', 'test_gbl.txt'),
-        'alt': ('train_cbl.txt', 'test_gbl.txt'),
+        'clt': ('coco_glt', 'test_bl'),
+        'glt': ('coco_glt', 'test_bbl'),
+        'alt': ('coco_cbl', 'test_bbl'),
     }
 
     def __init__(self,
                  data_root: str = '',
                  protocol: str = 'glt',
                  split: str = 'train',
-                 ann_dir: str = 'meta',
                  num_classes: Optional[int] = None,
                  pipeline: Sequence = (),
                  metainfo: Optional[dict] = None,
@@ -294,30 +336,32 @@ class MSCOCOGLT(_CountedDataset):
         if protocol not in self.PROTOCOLS:
             raise ValueError(f'MSCOCOGLT protocol must be one of '
                              f'{tuple(self.PROTOCOLS)}, got {protocol!r}')
-        if split not in ('train', 'test'):
-            raise ValueError(f"MSCOCOGLT split must be 'train' or 'test', "
-                             f'got {split!r}')
+        if split not in ('train', 'val', 'test'):
+            raise ValueError(f"MSCOCOGLT split must be 'train', 'val' or "
+                             f"'test', got {split!r}")
         self.protocol, self.split = protocol, split
         self.num_classes = int(num_classes or self.NUM_CLASSES)
-        train_file, test_file = (osp.join(data_root, ann_dir, f)
-                                 for f in self.PROTOCOLS[protocol])
-        self.list_file = train_file if split == 'train' else test_file
-        labels = [r[1] for r in read_split_list(train_file, 3,
-                                                self.num_classes)]
+        subset, test_split = self.PROTOCOLS[protocol]
+        self.subset_dir = osp.join(data_root, subset)
+        self.ann_path = osp.join(self.subset_dir, 'annotation.json')
+        self.ann_split = test_split if split == 'test' else split
+        labels = [r[1] for r in _read_glt(self.ann_path, 'train',
+                                          self.num_classes)]
         metainfo = self._init_counts(_counts(labels, self.num_classes),
                                      metainfo)
+        metainfo['glt_protocol'] = protocol  # names GLTAccuracy's keys
         super().__init__(ann_file='', metainfo=metainfo, data_root=data_root,
                          pipeline=pipeline, test_mode=test_mode,
                          lazy_init=lazy_init, **kwargs)
 
     def load_data_list(self):
         return [
-            dict(img_path=osp.join(self.data_root, path), gt_label=label,
-                 attribute=attribute)
-            for path, label, attribute in read_split_list(
-                self.list_file, 3, self.num_classes)
+            dict(img_path=osp.join(self.subset_dir, 'images', name),
+                 gt_label=label, attribute=attribute)
+            for name, label, attribute in _read_glt(
+                self.ann_path, self.ann_split, self.num_classes)
         ]
 
     def extra_repr(self):
         return [f'Protocol: \t{self.protocol}',
-                f'Split list: \t{self.list_file}']
+                f'Annotation file: \t{self.ann_path} ({self.ann_split})']

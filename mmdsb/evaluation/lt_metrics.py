@@ -201,8 +201,9 @@ class GLTAccuracy(BaseMetric):
       evaluation samples of ``TP_c / (TP_c + FP_c)``; a class that is never
       predicted has precision 0 (nothing it retrieved is right).
 
-    The prefix defaults to ``glt``; set it to the protocol (``'clt'``, ...)
-    to report several protocols side by side.
+    Without a ``prefix`` the keys are named after the protocol of the
+    evaluated dataset (``clt/accuracy``, ...; ``glt_protocol`` in its
+    metainfo, as :class:`MSCOCOGLT` sets it), else ``glt``.
     """
     default_prefix = 'glt'
 
@@ -210,6 +211,14 @@ class GLTAccuracy(BaseMetric):
                  collect_device: str = 'cpu', prefix: Optional[str] = None):
         super().__init__(collect_device=collect_device, prefix=prefix)
         self.num_classes = num_classes
+        self._prefix_from_protocol = prefix is None
+
+    @BaseMetric.dataset_meta.setter
+    def dataset_meta(self, dataset_meta: dict) -> None:
+        self._dataset_meta = dataset_meta
+        if self._prefix_from_protocol and dataset_meta and \
+                dataset_meta.get('glt_protocol'):
+            self.prefix = dataset_meta['glt_protocol']
 
     def process(self, data_batch, data_samples: Sequence[dict]):
         for sample in data_samples:
