@@ -3,11 +3,12 @@ from .digits_lt import DigitsLT, long_tailed_counts
 from .lt_lists import (INaturalist2018, ImageNetLT, MSCOCOGLT, PlacesLT,
                        read_split_list)
 from .mnist_lt import MNIST_LT_COUNTS, MNISTLT, read_idx
-from .samplers import CBENSampler, cben_class_probabilities
+from .samplers import (CBENSampler, ClassAwareSampler,
+                       cben_class_probabilities)
 
 __all__ = [
     'DigitsLT', 'long_tailed_counts', 'CIFAR10LT', 'CIFAR100LT',
-    'CBENSampler', 'cben_class_probabilities', 'MNISTLT', 'MNIST_LT_COUNTS',
-    'read_idx', 'ImageNetLT', 'PlacesLT', 'INaturalist2018', 'MSCOCOGLT',
-    'read_split_list'
+    'CBENSampler', 'ClassAwareSampler', 'cben_class_probabilities',
+    'MNISTLT', 'MNIST_LT_COUNTS', 'read_idx', 'ImageNetLT', 'PlacesLT',
+    'INaturalist2018', 'MSCOCOGLT', 'read_split_list'
 ]

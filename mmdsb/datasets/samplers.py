@@ -1,6 +1,8 @@
-"""CBEN sampler: class-based effective-number re-sampling (thesis
-eqs. 5.13-5.15) for classifier re-training."""
+"""Re-sampling for classifier re-training: the CBEN sampler
+(class-based effective-number re-sampling, thesis eqs. 5.13-5.15) and the
+class-aware (class-balanced) sampler of the decoupling paper."""
 import math
+import numbers
 from typing import Iterator, Optional, Sequence
 
 import numpy as np
@@ -12,7 +14,7 @@ from torch.utils.data import Sampler
 
 from ..models.losses.class_counts import check_class_counts
 
-__all__ = ['CBENSampler', 'cben_class_probabilities']
+__all__ = ['CBENSampler', 'ClassAwareSampler', 'cben_class_probabilities']
 
 
 def cben_class_probabilities(counts: Sequence[float], a: float = 0.999,
@@ -103,6 +105,113 @@ class CBENSampler(Sampler):
         idx = torch.multinomial(self.weights, self.total_size,
                                 replacement=True, generator=g)
         return iter(idx[self.rank:self.total_size:self.world_size].tolist())
+
+    def __len__(self) -> int:
+        return self.num_samples
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+
+def _positive_int(owner: str, name: str, value) -> int:
+    if isinstance(value, bool) or not isinstance(
+            value, numbers.Integral) or value < 1:
+        raise ValueError(f'{owner}: {name} must be an integer >= 1, got '
+                         f'{value!r}')
+    return int(value)
+
+
+@DATA_SAMPLERS.register_module()
+class ClassAwareSampler(Sampler):
+    """Class-balanced sampling: every class is drawn equally often,
+    whatever its number of images.
+
+    This is the class-balanced sampling (``q = 0`` in ``p_j ~ n_j^q``) of
+    Kang et al., *Decoupling Representation and Classifier for Long-Tailed
+    Recognition*, ICLR 2020, used to re-train the classifier (cRT, LWS) on
+    a fixed representation; it follows the ``ClassAwareSampler`` of the
+    authors' code. One epoch emits ``num_samples`` indices built as:
+
+    * the class sequence is a concatenation of fresh random permutations of
+      the classes present in the dataset (classes with no image are never
+      drawn), so over any ``k`` consecutive permutations each class gets
+      exactly ``k`` slots;
+    * each class slot takes the next ``num_samples_cls`` images of that
+      class from a cyclic list of the class's images, shuffled anew each
+      time it is exhausted: within a class every image is used once before
+      any is repeated.
+
+    Deterministic: epoch ``e`` draws everything from one
+    ``torch.Generator`` seeded with ``seed + e`` (``seed`` synchronised
+    over ranks when unset). Distributed: every rank draws the same
+    sequence of ``ceil(num_samples / world_size) * world_size`` indices and
+    keeps every ``world_size``-th index from its rank on, as
+    :class:`CBENSampler` does; ``len(sampler)`` is the per-rank count.
+
+    Args:
+        dataset: dataset with ``get_gt_labels()`` or ``get_cat_ids(i)``.
+        num_samples_cls: consecutive images taken per class slot.
+            Defaults to 1.
+        num_samples: indices per epoch over all ranks. Defaults to the
+            dataset size.
+        seed: random seed.
+    """
+
+    def __init__(self,
+                 dataset,
+                 num_samples_cls: int = 1,
+                 num_samples: Optional[int] = None,
+                 seed: Optional[int] = None):
+        owner = type(self).__name__
+        self.num_samples_cls = _positive_int(owner, 'num_samples_cls',
+                                             num_samples_cls)
+        if len(dataset) == 0:
+            raise ValueError(f'{owner}: dataset is empty')
+        n = len(dataset) if num_samples is None else _positive_int(
+            owner, 'num_samples', num_samples)
+        labels = _labels(dataset)
+        if labels.min() < 0:
+            raise ValueError(f'{owner}: dataset has a negative label '
+                             f'{int(labels.min())}')
+        self.dataset = dataset
+        # Present classes in ascending order, and each one's image indices.
+        self.classes = np.unique(labels)
+        order = np.argsort(labels, kind='stable')
+        bounds = np.searchsorted(labels[order], self.classes)
+        self.class_indices = [
+            torch.from_numpy(part)
+            for part in np.split(order, bounds[1:])
+        ]
+        self.rank, self.world_size = get_dist_info()
+        self.seed = sync_random_seed() if seed is None else int(seed)
+        self.total_size = math.ceil(n / self.world_size) * self.world_size
+        self.num_samples = self.total_size // self.world_size
+        self.epoch = 0
+
+    def _global_indices(self) -> list:
+        """The ``total_size`` indices of this epoch, shared by all ranks."""
+        g = torch.Generator().manual_seed(self.seed + self.epoch)
+        num_classes = len(self.class_indices)
+        cycles = [[] for _ in range(num_classes)]  # current shuffled list
+        pos = [0] * num_classes
+        out = []
+        while len(out) < self.total_size:
+            for c in torch.randperm(num_classes, generator=g).tolist():
+                members = self.class_indices[c]
+                for _ in range(self.num_samples_cls):
+                    if pos[c] == len(cycles[c]):
+                        perm = torch.randperm(len(members), generator=g)
+                        cycles[c] = members[perm].tolist()
+                        pos[c] = 0
+                    out.append(cycles[c][pos[c]])
+                    pos[c] += 1
+                if len(out) >= self.total_size:
+                    break
+        return out[:self.total_size]
+
+    def __iter__(self) -> Iterator[int]:
+        idx = self._global_indices()
+        return iter(idx[self.rank:self.total_size:self.world_size])
 
     def __len__(self) -> int:
         return self.num_samples
