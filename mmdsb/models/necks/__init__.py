@@ -1,0 +1,3 @@
+from .flatten import FlattenNeck
+
+__all__ = ['FlattenNeck']
