@@ -1,5 +1,6 @@
 """Every ready config under configs/ builds and trains through the Runner."""
 import glob
+import os
 import os.path as osp
 
 import pytest
@@ -7,7 +8,8 @@ from mmengine.config import Config
 from mmengine.runner import Runner
 
 import mmdsb  # noqa: F401
-from fixtures import write_cifar_pickles, write_image_list, write_inat_json
+from fixtures import (write_cifar_pickles, write_glt_annotations,
+                      write_image_list, write_inat_json)
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 CONFIGS = sorted(
@@ -81,8 +83,52 @@ def point_at_inat_fixture(cfg, tmp_path):
     _counts_at_least_one(cfg, 8142, labels, counts)
 
 
+def point_at_imagenet_fixture(cfg, tmp_path):
+    """mmpretrain's ImageNet layout (``train/``, ``val/``, ``meta/*.txt``)
+    with labels 0..4 and 999."""
+    data = tmp_path / 'imagenet'
+    (data / 'meta').mkdir(parents=True)
+    labels, counts = [0, 1, 2, 3, 4, 999], [3, 2, 1, 1, 2, 3]
+    for split, n in (('train', counts), ('val', [1] * 6)):
+        ann = write_image_list(str(data / split), n, labels=labels,
+                               name=f'{split}.txt', seed=len(split))
+        os.replace(ann, data / 'meta' / f'{split}.txt')
+    _loaders(cfg, 6, data_root=str(data))
+    _counts_at_least_one(cfg, 1000, labels, counts)
+    for metric in cfg.val_evaluator:
+        if metric.get('train_ann_file'):
+            metric.train_ann_file = str(data / 'meta' / 'train.txt')
+    cfg.test_evaluator = cfg.val_evaluator
+
+
+def point_at_glt_fixture(cfg, tmp_path):
+    """The MSCOCO-GLT release layout over the 29 classes; Train-GLT counts
+    from 4 down to 1 image, Train-CBL 1 image a class."""
+    root = write_glt_annotations(str(tmp_path / 'glt'),
+                                 [4, 3, 2] + [1] * 26, [1] * 29,
+                                 test_per_class=1, size=40)
+    _loaders(cfg, 16, data_root=root)
+
+
+def shrink_images(cfg, size=64):
+    """Crop to ``size`` px instead of 224 / 112: a test runs the config's
+    model, pipeline and evaluator once, not its accuracy, and a 224-px
+    ResNeXt step takes seconds on a CPU. Networks end in global or
+    adaptive pooling, so they take any input size."""
+    for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+        for t in cfg[loader].dataset.get('pipeline', []):
+            if t.type == 'RandomResizedCrop' and t.scale > size:
+                t.scale = size
+            elif t.type == 'ResizeEdge' and t.scale > size:
+                t.scale = size * 8 // 7
+            elif t.type == 'CenterCrop' and t.crop_size > size:
+                t.crop_size = size
+
+
 FIXTURES = {
     'INaturalist2018': point_at_inat_fixture,
+    'ImageNet': point_at_imagenet_fixture,
+    'MSCOCOGLT': point_at_glt_fixture,
 }
 
 
@@ -97,7 +143,11 @@ def test_config_trains_and_evaluates(path, tmp_path):
         point_at_cifar_fixture(cfg, tmp_path)
     elif cfg.train_dataloader.dataset.type in FIXTURES:
         FIXTURES[cfg.train_dataloader.dataset.type](cfg, tmp_path)
-    cfg.load_from = None  # stage-2 configs start from a stage-1 checkpoint
+    shrink_images(cfg)
+    # Stage-2 configs start from a stage-1 checkpoint (tested on its own).
+    cfg.load_from = None
+    if (cfg.model.backbone.get('init_cfg') or {}).get('type') == 'Pretrained':
+        cfg.model.backbone.init_cfg = None
     for hook in cfg.get('custom_hooks', []):
         if hook.type == 'DSBHook':
             hook.warmup_epochs = 1  # reach the re-weighting stage quickly

@@ -25,7 +25,12 @@ model = dict(
 train_dataloader = dict(batch_size=64, dataset=dict(imbalance_ratio=1))
 val_dataloader = dict(dataset=dict(imbalance_ratio=1))
 test_dataloader = val_dataloader
-val_evaluator = dict(type='Accuracy', topk=(1, 5), _delete_=True)
+# Top-1/5 accuracy, and the many / medium / few split of ShotAccuracy (all
+# classes have 500 training images, so medium and few show as absent).
+val_evaluator = [
+    dict(type='Accuracy', topk=(1, 5)),
+    dict(type='ShotAccuracy'),
+]
 test_evaluator = val_evaluator
 
 optim_wrapper = dict(

@@ -1,0 +1,5 @@
+# Paper Table 3, ImageNet, cross-entropy: ResNet-34.
+_base_ = ['../_base_/table3_imagenet.py']
+
+model = dict(
+    backbone=dict(type='ResNet', depth=34), head=dict(in_channels=512))

@@ -1,0 +1,6 @@
+# DSB-cRT for the ALT protocol of MSCOCO-GLT: cRT on the features learned
+# with DSB-CE on Train-CBL.
+_base_ = ['./crt_resnext50_mscoco-glt-alt.py']
+
+model = dict(backbone=dict(init_cfg=dict(
+    checkpoint='work_dirs/dsb-ce_resnext50_mscoco-glt-alt/epoch_100.pth')))

@@ -1,0 +1,5 @@
+# DSB-LWS for the ALT protocol of MSCOCO-GLT: LWS on the model learned with
+# DSB-CE on Train-CBL.
+_base_ = ['./lws_resnext50_mscoco-glt-alt.py']
+
+load_from = 'work_dirs/dsb-ce_resnext50_mscoco-glt-alt/epoch_100.pth'
