@@ -5,22 +5,12 @@
 # 0.9"), weight decay 5e-3, as stated in the paper. The number of epochs is
 # not stated; 200 as for CIFAR-LT. The method configs add the backbone.
 _base_ = [
+    './models/table3_mixup_cutmix.py',
     './datasets/cifar100-lt-r100.py',
     './lt_runtime.py',
 ]
 
-model = dict(
-    type='ImageClassifier',
-    neck=dict(type='GlobalAveragePooling'),
-    head=dict(
-        type='LinearClsHead',
-        num_classes=100,
-        loss=dict(type='CrossEntropyLoss', use_soft=True)),
-    # Mixup (alpha 0.8) or CutMix (alpha 1.0), one of them per batch.
-    train_cfg=dict(augments=[
-        dict(type='Mixup', alpha=0.8),
-        dict(type='CutMix', alpha=1.0)
-    ]))
+model = dict(head=dict(num_classes=100))
 
 train_dataloader = dict(batch_size=64, dataset=dict(imbalance_ratio=1))
 val_dataloader = dict(dataset=dict(imbalance_ratio=1))

@@ -9,22 +9,12 @@
 #   data/imagenet/meta/train.txt, meta/val.txt ("path label" lines)
 # The method configs add the backbone.
 _base_ = [
+    './models/table3_mixup_cutmix.py',
     'mmpretrain::_base_/datasets/imagenet_bs64.py',
     './lt_runtime.py',
 ]
 
-model = dict(
-    type='ImageClassifier',
-    neck=dict(type='GlobalAveragePooling'),
-    head=dict(
-        type='LinearClsHead',
-        num_classes=1000,
-        loss=dict(type='CrossEntropyLoss', use_soft=True),
-        topk=(1, 5)),
-    train_cfg=dict(augments=[
-        dict(type='Mixup', alpha=0.8),
-        dict(type='CutMix', alpha=1.0)
-    ]))
+model = dict(head=dict(num_classes=1000))
 
 # Top-1/5 accuracy, and the many / medium / few split of ShotAccuracy (all
 # classes have > 100 training images, so medium and few show as absent).

@@ -175,18 +175,24 @@ class PlacesLT(_SplitListLT):
     PATTERN = 'Places_LT_{split}.txt'
 
 
-def _read_inat(path: str, num_classes: int) -> List[Tuple[str, int]]:
-    layout = ('a JSON object with "images" ([{"id", "file_name"}, ...]) and '
-              '"annotations" ([{"image_id", "category_id"}, ...])')
+def _load_json(path: str, what: str, layout: str):
+    """The content of an annotation file; a missing file or invalid JSON
+    raises an error naming the file (and line) and the expected layout."""
     if not osp.isfile(path):
-        raise FileNotFoundError(f'iNaturalist annotation file not found: '
-                                f'{path}; expected {layout}')
+        raise FileNotFoundError(f'{what} annotation file not found: {path}; '
+                                f'expected {layout}')
     try:
         with open(path) as f:
-            data = json.load(f)
+            return json.load(f)
     except json.JSONDecodeError as e:
         raise ValueError(f'{path}, line {e.lineno}: invalid JSON ({e.msg}); '
                          f'expected {layout}') from None
+
+
+def _read_inat(path: str, num_classes: int) -> List[Tuple[str, int]]:
+    layout = ('a JSON object with "images" ([{"id", "file_name"}, ...]) and '
+              '"annotations" ([{"image_id", "category_id"}, ...])')
+    data = _load_json(path, 'iNaturalist', layout)
     if not isinstance(data, dict) or not all(
             isinstance(data.get(k), list) for k in ('images', 'annotations')):
         raise ValueError(f'{path}: expected {layout}')
@@ -267,15 +273,7 @@ def _read_glt(path: str, split: str, num_classes: int
     layout = ('a JSON object mapping each split ("train", "val", "test_lt", '
               '"test_bl", "test_bbl") to {"label": {key: int}, "path": {key: '
               'str}, "attribute": {key: int}}')
-    if not osp.isfile(path):
-        raise FileNotFoundError(f'MSCOCO-GLT annotation file not found: '
-                                f'{path}; expected {layout}')
-    try:
-        with open(path) as f:
-            data = json.load(f)
-    except json.JSONDecodeError as e:
-        raise ValueError(f'{path}, line {e.lineno}: invalid JSON ({e.msg}); '
-                         f'expected {layout}') from None
+    data = _load_json(path, 'MSCOCO-GLT', layout)
     entries = data.get(split) if isinstance(data, dict) else None
     if not isinstance(entries, dict) or not all(
             isinstance(entries.get(k), dict) for k in ('label', 'path')):
