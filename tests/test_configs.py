@@ -159,6 +159,11 @@ def test_config_trains_and_evaluates(path, tmp_path):
     metrics = runner.test()
     assert 0 <= metrics['accuracy/top1' if 'accuracy/top1' in metrics else
                         'shot/overall'] <= 100
+    if cfg.test_dataloader.dataset.type == 'MSCOCOGLT':
+        # GLT configs test the GLT protocol, ALT configs the ALT one.
+        protocol = 'alt' if path.endswith('-alt.py') else 'glt'
+        assert 0 <= metrics[f'{protocol}/accuracy'] <= 100
+        assert 0 <= metrics[f'{protocol}/precision'] <= 100
     for hook in cfg.get('custom_hooks', []):
         weighter = runner.model.head.dsb_weighter
         assert weighter.stage == (3 if hook.get('reweight', True) else 2)
