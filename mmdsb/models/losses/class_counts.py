@@ -15,8 +15,8 @@ from mmpretrain.models.losses.utils import weight_reduce_loss
 from torch import Tensor
 
 __all__ = [
-    'check_class_counts', 'check_positive', 'CountBasedLoss', 'EpochAware',
-    'one_hot_target', 'soft_cross_entropy'
+    'check_class_counts', 'check_positive', 'PerSampleLoss', 'CountBasedLoss',
+    'EpochAware', 'one_hot_target', 'soft_cross_entropy'
 ]
 
 CountsLike = Union[Sequence[float], Tensor]
@@ -72,8 +72,8 @@ def soft_cross_entropy(logits: Tensor, target: Tensor) -> Tensor:
     return -(target * F.log_softmax(logits, dim=1)).sum(dim=1)
 
 
-class CountBasedLoss(nn.Module, metaclass=ABCMeta):
-    """Base of the losses built from class counts.
+class PerSampleLoss(nn.Module, metaclass=ABCMeta):
+    """Base of the losses written as a per-sample term.
 
     Subclasses implement ``per_sample(x, target)`` with ``x`` the scores
     (float32, or float64 when given float64) and ``target`` one-hot or soft
@@ -82,40 +82,15 @@ class CountBasedLoss(nn.Module, metaclass=ABCMeta):
     so the DSB form is ``mean(a_y * L)``.
 
     Args:
-        class_counts: training images per class; normally left ``None`` and
-            set by ``ClassCountsHook``.
         reduction: ``'none'``, ``'mean'`` or ``'sum'``.
         loss_weight: weight of the loss.
     """
 
-    def __init__(self,
-                 class_counts: Optional[CountsLike] = None,
-                 reduction: str = 'mean',
-                 loss_weight: float = 1.0):
+    def __init__(self, reduction: str = 'mean', loss_weight: float = 1.0):
         super().__init__()
         if reduction not in ('none', 'mean', 'sum'):
             raise ValueError(f'unknown reduction {reduction!r}')
         self.reduction, self.loss_weight = reduction, loss_weight
-        self.class_counts: Optional[Tensor] = None
-        if class_counts is not None:
-            self.set_class_counts(class_counts)
-
-    def set_class_counts(self, counts: CountsLike) -> None:
-        self.class_counts = check_class_counts(counts,
-                                               owner=type(self).__name__)
-
-    def counts(self, num_classes: int) -> Tensor:
-        """The float64 counts, checked against the number of classes."""
-        if self.class_counts is None:
-            raise RuntimeError(
-                f'{type(self).__name__} has no class counts: add '
-                "dict(type='ClassCountsHook') to default_hooks (it reads "
-                'them from the training dataset) or call set_class_counts')
-        if self.class_counts.numel() != num_classes:
-            raise ValueError(
-                f'{type(self).__name__}: got {self.class_counts.numel()} '
-                f'class counts but the scores have {num_classes} classes')
-        return self.class_counts
 
     @abstractmethod
     def per_sample(self, x: Tensor, target: Tensor) -> Tensor:
@@ -147,6 +122,43 @@ class CountBasedLoss(nn.Module, metaclass=ABCMeta):
                                  "term and cannot use reduction='none'")
             loss = loss + extra
         return self.loss_weight * loss
+
+
+class CountBasedLoss(PerSampleLoss):
+    """Base of the losses built from class counts (see
+    :class:`PerSampleLoss` for the reduction).
+
+    Args:
+        class_counts: training images per class; normally left ``None`` and
+            set by ``ClassCountsHook``.
+        reduction, loss_weight: see :class:`PerSampleLoss`.
+    """
+
+    def __init__(self,
+                 class_counts: Optional[CountsLike] = None,
+                 reduction: str = 'mean',
+                 loss_weight: float = 1.0):
+        super().__init__(reduction, loss_weight)
+        self.class_counts: Optional[Tensor] = None
+        if class_counts is not None:
+            self.set_class_counts(class_counts)
+
+    def set_class_counts(self, counts: CountsLike) -> None:
+        self.class_counts = check_class_counts(counts,
+                                               owner=type(self).__name__)
+
+    def counts(self, num_classes: int) -> Tensor:
+        """The float64 counts, checked against the number of classes."""
+        if self.class_counts is None:
+            raise RuntimeError(
+                f'{type(self).__name__} has no class counts: add '
+                "dict(type='ClassCountsHook') to default_hooks (it reads "
+                'them from the training dataset) or call set_class_counts')
+        if self.class_counts.numel() != num_classes:
+            raise ValueError(
+                f'{type(self).__name__}: got {self.class_counts.numel()} '
+                f'class counts but the scores have {num_classes} classes')
+        return self.class_counts
 
 
 class EpochAware:
