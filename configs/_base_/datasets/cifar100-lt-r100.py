@@ -1,46 +1,11 @@
 # CIFAR-100-LT, imbalance ratio 100 (10,847 training images, 500 down to 5 per
 # class), balanced 10,000-image test set. Expected layout:
 #   data/cifar/cifar-100-python/train, test
-# Augmentation of the long-tailed CIFAR literature: pad 4, random 32x32
-# crop, horizontal flip.
+# Pipelines, loaders and metric as for CIFAR-10-LT.
+_base_ = ['./cifar10-lt-r100.py']
+
 dataset_type = 'CIFAR100LT'
-data_root = 'data/cifar'
-data_preprocessor = dict(
-    num_classes=100,
-    mean=[125.307, 122.961, 113.8575],
-    std=[51.5865, 50.847, 51.255],
-    to_rgb=False)
-
-train_pipeline = [
-    dict(type='RandomCrop', crop_size=32, padding=4),
-    dict(type='RandomFlip', prob=0.5, direction='horizontal'),
-    dict(type='PackInputs'),
-]
-test_pipeline = [dict(type='PackInputs')]
-
-train_dataloader = dict(
-    batch_size=128,
-    num_workers=2,
-    dataset=dict(
-        type=dataset_type,
-        data_root=data_root,
-        split='train',
-        imbalance_ratio=100,
-        pipeline=train_pipeline),
-    sampler=dict(type='DefaultSampler', shuffle=True),
-)
-val_dataloader = dict(
-    batch_size=256,
-    num_workers=2,
-    dataset=dict(
-        type=dataset_type,
-        data_root=data_root,
-        split='test',
-        imbalance_ratio=100,
-        pipeline=test_pipeline),
-    sampler=dict(type='DefaultSampler', shuffle=False),
-)
+data_preprocessor = dict(num_classes=100)
+train_dataloader = dict(dataset=dict(type=dataset_type))
+val_dataloader = dict(dataset=dict(type=dataset_type))
 test_dataloader = val_dataloader
-# many (> 100 training images) / medium (20-100) / few (< 20) accuracy
-val_evaluator = dict(type='ShotAccuracy')
-test_evaluator = val_evaluator
