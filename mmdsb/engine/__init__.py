@@ -1,8 +1,9 @@
 from .class_counts_hook import ClassCountsHook, dataset_class_counts
+from .consumer import DSBConsumer
 from .dsb_hook import DSBHook
 from .weighter import SemanticScaleWeighter
 
 __all__ = [
-    'DSBHook', 'SemanticScaleWeighter', 'ClassCountsHook',
+    'DSBConsumer', 'DSBHook', 'SemanticScaleWeighter', 'ClassCountsHook',
     'dataset_class_counts'
 ]

@@ -10,7 +10,7 @@ from mmengine.model import is_model_wrapper
 from mmengine.registry import HOOKS, TASK_UTILS
 from mmengine.runner import IterBasedTrainLoop
 
-from ..models.heads.dsb_head import DSBHeadMixin
+from .consumer import DSBConsumer
 from .weighter import SemanticScaleWeighter
 
 __all__ = ['DSBHook']
@@ -87,16 +87,20 @@ class DSBHook(Hook):
 
     # ----------------------------------------------------------- set up
     @staticmethod
-    def _dsb_heads(runner) -> List[DSBHeadMixin]:
+    def _dsb_heads(runner) -> List[DSBConsumer]:
         model = runner.model
         if is_model_wrapper(model):
             model = model.module
-        return [m for m in model.modules() if isinstance(m, DSBHeadMixin)]
+        return [m for m in model.modules() if isinstance(m, DSBConsumer)]
 
     def _bank_capacity(self, runner) -> int:
         if self.capacity is not None:
             return int(self.capacity)
         loader = runner.train_dataloader
+        for head in self._dsb_heads(runner):
+            per_epoch = head.dsb_samples_per_epoch(loader.dataset)
+            if per_epoch is not None:
+                return int(per_epoch)
         total = getattr(loader.sampler, 'total_size', None)
         return int(total) if total else len(loader.dataset)
 
@@ -108,7 +112,7 @@ class DSBHook(Hook):
                 "e.g. head=dict(type='DSBLinearClsHead', ...)")
         num_classes = self.num_classes
         for head in heads:
-            head_classes = getattr(head, 'num_classes', None)
+            head_classes = head.dsb_num_classes()
             if num_classes is None:
                 num_classes = head_classes
             elif head_classes is not None and head_classes != num_classes:

@@ -15,6 +15,8 @@ from mmpretrain.registry import MODELS
 from mmpretrain.structures import DataSample
 from torch import Tensor
 
+from ...engine.consumer import DSBConsumer
+
 __all__ = ['DSBHeadMixin', 'make_dsb_head', 'sample_weights']
 
 
@@ -27,17 +29,13 @@ def sample_weights(class_weights: Tensor, target: Tensor) -> Tensor:
     return (target @ class_weights) / target.sum(dim=1).clamp_min(1e-12)
 
 
-class DSBHeadMixin:
+class DSBHeadMixin(DSBConsumer):
     """Adds DSB re-weighting to a :class:`ClsHead` subclass.
 
     The head must compute its logits from ``self.pre_logits`` and use
     ``ClsHead.loss``/``ClsHead._get_loss``, as mmpretrain's linear, stacked
     linear and vision-transformer heads do.
     """
-
-    # Set by DSBHook; a plain attribute, not a module or buffer, so that
-    # model copies (EMA) and buffer syncing never touch the pool.
-    dsb_weighter = None
 
     def pre_logits(self, feats: Tuple[Tensor]) -> Tensor:
         pre = super().pre_logits(feats)

@@ -1,0 +1,34 @@
+"""The interface between DSBHook and the modules that use its weights.
+
+Framework-neutral (no mmpretrain or mmdet import): a classification head, a
+detection box head or any other module becomes a DSB consumer by inheriting
+:class:`DSBConsumer`. :class:`DSBHook` finds every consumer in the model,
+checks that they agree on the number of classes and on the bank's size, and
+attaches one :class:`SemanticScaleWeighter` to all of them.
+"""
+from typing import Optional
+
+__all__ = ['DSBConsumer']
+
+
+class DSBConsumer:
+    """Mixin for modules that feed the DSB feature bank and read its weights.
+
+    A consumer calls ``self.dsb_weighter.observe(feats, labels)`` once per
+    training iteration and, when that returns class weights, applies them to
+    its loss.
+    """
+
+    # Set by DSBHook; a plain attribute, not a module or buffer, so that
+    # state dicts and buffer syncing never touch the pool.
+    dsb_weighter = None
+
+    def dsb_num_classes(self) -> Optional[int]:
+        """Number of classes the bank must hold (``None``: not known)."""
+        return getattr(self, 'num_classes', None)
+
+    def dsb_samples_per_epoch(self, dataset) -> Optional[int]:
+        """Bank entries one epoch of ``dataset`` produces, when that is not
+        the number of distinct samples (e.g. one entry per object instance
+        in detection); ``None`` keeps the hook's default."""
+        return None
