@@ -1,0 +1,1 @@
+"""DSB box heads and long-tailed detection losses for mmdet."""
