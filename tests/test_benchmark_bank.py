@@ -23,7 +23,7 @@ def bench():
     return module
 
 
-@pytest.mark.parametrize('key', ['imagenet-lt', 'inat2018'])
+@pytest.mark.parametrize('key', ['imagenet-lt', 'inat2018', 'lvis-v1'])
 def test_class_profiles_sum_exactly(bench, key):
     s = bench.SCALES[key]
     counts, gamma = bench.class_counts(s['num_classes'], s['pool'],
@@ -33,8 +33,17 @@ def test_class_profiles_sum_exactly(bench, key):
     assert int(counts[0]) == s['max_count']
     assert int(counts[-1]) == s['min_count']
     assert bool((counts[:-1] >= counts[1:]).all())
-    # Both real profiles fall faster than the plain exponential.
+    # The real profiles fall faster than the plain exponential.
     assert 0 < gamma < 1
+
+
+def test_lvis_scale_is_one_epoch_of_lvis_v1_instances(bench):
+    s = bench.SCALES['lvis-v1']
+    # LVIS v1 train: 1,270,141 instances of 1203 classes in 100,170
+    # images; a global batch of 16 images holds 16 * 12.68 = 203.
+    assert (s['num_classes'], s['pool']) == (1203, 1270141)
+    assert s['batch'] == round(16 * 1270141 / 100170)
+    assert 'lvis-v1' in bench.parse_args([]).scales
 
 
 def test_class_profile_rejects_impossible_total(bench):

@@ -2,8 +2,8 @@
 recomputing every class from the whole pool.
 
     python tools/analysis_tools/benchmark_bank.py \
-        [--scales imagenet-lt inat2018] [--iters N] [--device cpu|cuda] \
-        [--threads T] [--train-step]
+        [--scales imagenet-lt inat2018 lvis-v1] [--iters N] \
+        [--device cpu|cuda] [--threads T] [--train-step]
 
 For each dataset scale the bank of a :class:`SemanticScaleWeighter` is
 filled with one epoch of synthetic features (the stage-2/3 steady state: a
@@ -35,13 +35,23 @@ then floored and the missing samples are handed out one each to the classes
 with the largest fractional parts (largest-remainder rounding). The result
 sums exactly to the dataset size, is non-increasing and keeps the head and
 tail counts (1280 and 5, or 1000 and 2).
+
+LVIS v1 (detection): the bank holds one entry per ground-truth instance, so
+one epoch is the 1,270,141 instances of LVIS v1 train over its 1203 classes
+(the pool without repeat-factor sampling, which would enlarge it by the
+repeats of images with rare classes). The global batch is the instances of
+16 images (8 GPUs x 2, mmdet's LVIS schedules) at LVIS's mean of 12.68
+instances per image, 203. The profile runs from an assumed head of 50,000
+instances (the order of LVIS's largest classes) down to 1 (LVIS has classes
+with a single training instance). Its features are those of the DSB box
+head, 1024 channels pooled to 64.
 """
 import argparse
 import math
 import statistics
 import time
 from functools import partial
-from typing import Callable, Dict, List, Sequence, Tuple
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 import torch
 from mmengine.logging import MMLogger
@@ -70,6 +80,15 @@ SCALES: Dict[str, dict] = {
         batch=512,
         max_count=1000,
         min_count=2),
+    'lvis-v1':
+    dict(
+        name='LVIS v1 (det)',
+        num_classes=1203,
+        pool=1270141,
+        batch=203,
+        max_count=50000,
+        min_count=1,
+        feat_dim=1024),
 }
 
 SPEED_TARGET = 20.0  # naive / incremental
@@ -278,10 +297,15 @@ def benchmark_scale(spec: dict,
                     loop_iters: int = 2,
                     loop_classes: int = 1000,
                     dim: int = 64,
-                    pool_dim: int = 2048,
+                    pool_dim: Optional[int] = None,
                     seed: int = 0,
                     verbose: bool = True) -> dict:
-    """Time the incremental and the naive paths at one dataset scale."""
+    """Time the incremental and the naive paths at one dataset scale.
+
+    ``pool_dim`` (default: the scale's ``feat_dim``, else 2048) is the width
+    of the features that the weighter pools to ``dim``.
+    """
+    pool_dim = pool_dim or spec.get('feat_dim', 2048)
     C, total, batch = spec['num_classes'], spec['pool'], spec['batch']
     counts, gamma = class_counts(C, total, spec['max_count'],
                                  spec['min_count'])
@@ -378,6 +402,7 @@ def benchmark_scale(spec: dict,
     # Pooling of 2048-d pre-logits to the bank's dimension (not in (a)).
     wide = torch.randn(batch, pool_dim, device=device)
     weighter.reduce(wide)
+    res['pool_dim'] = pool_dim
     res['t_pool'] = mean(
         [timed(lambda: weighter.reduce(wide), device)[1] for _ in range(20)])
 
@@ -464,7 +489,8 @@ def print_scale(res: dict) -> None:
               f'{len(wall):>7}' + (f'{mean(cpu):>11.2f}' if on_cpu else ''))
     for name, value in res['parts'].items():
         print(f'{"    of (a), measured apart: " + name:<58}{value:>10.2f}')
-    print(f'{"    pooling 2048 -> 64 channels (not in (a))":<58}'
+    pooling = f'    pooling {res["pool_dim"]} -> 64 channels (not in (a))'
+    print(f'{pooling:<58}'
           f'{res["t_pool"]:>10.3f}')
     if res['loop_iters']:
         name = '(c) per-class loop: feature_volume(pool[labels == c])'
@@ -666,7 +692,7 @@ def parse_args(argv=None):
         '--scales',
         nargs='*',
         choices=sorted(SCALES),
-        default=['imagenet-lt', 'inat2018'],
+        default=['imagenet-lt', 'inat2018', 'lvis-v1'],
         help='dataset scales to benchmark (none: only --train-step)')
     parser.add_argument(
         '--iters', type=int, default=10,
