@@ -4,21 +4,24 @@ well-represented subsets, a collection stopping rule and parent matching.
 """
 from .data import (AnalysisError, build_dataset, class_names, image_vector,
                    load_config, sample_vectors)
-from .features import build_model, check_state_dict, extract, split_features
+from .checkpoint import check_state_dict, read_state_dict
+from .features import SplitFeatures, captured_pre_logits, split_features
 from .marginal import marginal_curves, prefix_volumes, size_grid
 from .parents import parent_ratios
 from .report import (DEFAULT_BETA, TABLE1_ALPHAS, ClassStats, class_table,
-                     correlations, effective_number, pearson,
-                     per_class_accuracy, split_report)
+                     correlations, effective_number, overall_accuracy,
+                     pearson, per_class_accuracy, split_report)
+from .runner_model import RunnerModel, build_runner
 from .sampling import pizza_subset, subset_volumes
 from .stopping import collection_curve
 
 __all__ = [
     'AnalysisError', 'build_dataset', 'class_names', 'image_vector',
-    'load_config', 'sample_vectors', 'build_model', 'check_state_dict',
-    'extract', 'split_features', 'marginal_curves', 'prefix_volumes',
-    'size_grid', 'parent_ratios', 'DEFAULT_BETA', 'TABLE1_ALPHAS',
-    'ClassStats', 'class_table', 'correlations', 'effective_number',
+    'load_config', 'sample_vectors', 'check_state_dict', 'read_state_dict',
+    'SplitFeatures', 'captured_pre_logits', 'split_features', 'RunnerModel',
+    'build_runner', 'marginal_curves', 'prefix_volumes', 'size_grid',
+    'parent_ratios', 'DEFAULT_BETA', 'TABLE1_ALPHAS', 'ClassStats',
+    'class_table', 'correlations', 'effective_number', 'overall_accuracy',
     'pearson', 'per_class_accuracy', 'split_report', 'pizza_subset',
     'subset_volumes', 'collection_curve'
 ]

@@ -15,7 +15,8 @@ from mmengine.config import DictAction
 
 from .data import (AnalysisError, build_dataset, class_names, load_config,
                    sample_vectors)
-from .features import build_model, split_features
+from .features import split_features
+from .runner_model import RunnerModel
 
 
 def base_parser(description: str, checkpoint: str = 'optional'):
@@ -84,37 +85,49 @@ def setup(args, tool: str):
 
 class Vectors:
     """The analysed vectors of one split: ``x`` (``N x d``), ``labels``,
-    class ``names``, the ``dataset``, ``preds`` (model predictions or
-    ``None``) and a description of the ``space``."""
+    class ``names``, the ``dataset``, a description of the ``space`` and,
+    for features of a checkpoint, the model's ``preds`` and, when the split
+    was evaluated, the evaluator's ``metrics`` and its description
+    ``evaluator``."""
 
-    def __init__(self, dataset, x, labels, names, space, preds=None):
+    def __init__(self, dataset, x, labels, names, space, preds=None,
+                 metrics=None, evaluator=None):
         self.dataset, self.x, self.labels = dataset, x, labels
         self.names, self.space, self.preds = names, space, preds
+        self.metrics, self.evaluator = metrics, evaluator
 
     @property
     def num_classes(self) -> int:
         return len(self.names)
 
 
-def load_vectors(args, cfg, split: str, model=None) -> Vectors:
-    """Sample vectors of ``split``, or the features of ``model`` (built from
-    ``args.checkpoint`` when that is given and ``model`` is not)."""
+def load_model(args, cfg) -> Optional[RunnerModel]:
+    """The model of ``args.checkpoint`` as mmengine's Runner builds it, or
+    ``None`` without ``--checkpoint``: the one way every command reads a
+    checkpoint."""
     ckpt = getattr(args, 'checkpoint', None)
-    if model is None and ckpt:
-        model = build_model(cfg, ckpt, args.device)
+    return RunnerModel(cfg, ckpt, args.device) if ckpt else None
+
+
+def load_vectors(args, cfg, split: str, model: Optional[RunnerModel] = None,
+                 evaluate: bool = False) -> Vectors:
+    """Sample vectors of ``split``, or the features of ``model`` (see
+    :func:`load_model`); ``evaluate`` also runs the split's evaluator."""
     if model is not None:
-        dataset, x, labels, preds = split_features(
-            cfg, model, split, args.device, args.workers)
-        space = f'feature volume (pre-logits of {ckpt})'
+        res = split_features(model, split, args.workers, evaluate)
+        dataset, x, labels = res.dataset, res.feats, res.labels
+        extra = dict(preds=res.preds, metrics=res.metrics,
+                     evaluator=res.evaluator)
+        space = f'feature volume (pre-logits of {model.checkpoint})'
     else:
         dataset = build_dataset(cfg, split, pipeline=[])
         x, labels = sample_vectors(dataset, args.image_size, args.workers)
-        preds = None
+        extra = {}
         s = args.image_size
         space = f'sample volume ({s}x{s}x3 pixels)'
     names = class_names(dataset, labels)
     return Vectors(dataset, x.to(args.device), labels.to(args.device),
-                   names, space, preds)
+                   names, space, **extra)
 
 
 def fmt(value, digits: int = 4) -> str:

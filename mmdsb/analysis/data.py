@@ -17,7 +17,7 @@ import torch
 from mmengine.config import Config
 from mmengine.dataset import BaseDataset
 from mmengine.fileio import get as read_bytes
-from mmengine.registry import init_default_scope
+from mmengine.registry import DATASETS, init_default_scope
 from mmengine.utils import ProgressBar, import_modules_from_strings
 from torch import Tensor
 
@@ -33,15 +33,14 @@ class AnalysisError(ValueError):
 
 def load_config(path: str, cfg_options: Optional[dict] = None) -> Config:
     """Read a config as training does: overrides, custom imports and the
-    ``mmpretrain`` default scope (the scope of every mmdsb config)."""
+    config's ``default_scope`` (``mmpretrain`` when it names none, as
+    ``tools/train.py`` and ``tools/test.py`` assume)."""
     cfg = Config.fromfile(path)
     if cfg_options:
         cfg.merge_from_dict(cfg_options)
     if cfg.get('custom_imports'):
         import_modules_from_strings(**cfg['custom_imports'])
     cfg.setdefault('default_scope', 'mmpretrain')
-    from mmpretrain.utils import register_all_modules
-    register_all_modules(init_default_scope=False)
     init_default_scope(cfg.default_scope)
     return cfg
 
@@ -64,12 +63,14 @@ def dataset_cfg(cfg: Config, split: str) -> dict:
     return ds_cfg
 
 
-def eval_pipeline(cfg: Config) -> Optional[list]:
-    """The deterministic pipeline of the config: the test (else val)
+def eval_pipeline(cfg: Config, split: str = 'train') -> Optional[list]:
+    """The deterministic pipeline of ``split``: its own for ``val`` and
+    ``test`` (the one the Runner evaluates with), else the test (then val)
     dataloader's, so that features of the training split are not taken
     from randomly augmented images."""
-    for split in ('test', 'val'):
-        loader = cfg.get(f'{split}_dataloader') or {}
+    order = [split] if split in ('val', 'test') else []
+    for name in order + ['test', 'val']:
+        loader = cfg.get(f'{name}_dataloader') or {}
         ds_cfg = loader.get('dataset') or {}
         while ds_cfg.get('type') in _REPEATING_WRAPPERS:
             ds_cfg = ds_cfg['dataset']
@@ -93,12 +94,14 @@ def build_dataset(cfg: Config, split: str, pipeline=None):
     """Build the dataset of ``split``; ``pipeline`` replaces its pipeline
     (``[]`` for raw data infos). Raises :class:`AnalysisError` for a split
     without samples."""
-    from mmpretrain.registry import DATASETS
     ds_cfg = dataset_cfg(cfg, split)
     if pipeline is not None:
         _set_pipeline(ds_cfg, pipeline)
     ds_type = ds_cfg.get('type')
-    cls = DATASETS.get(ds_type) if isinstance(ds_type, str) else ds_type
+    # Names resolve in the config's scope, as the Runner resolves them.
+    with DATASETS.switch_scope_and_registry(
+            cfg.get('default_scope')) as registry:
+        cls = registry.get(ds_type) if isinstance(ds_type, str) else ds_type
     if isinstance(cls, type) and issubclass(cls, BaseDataset):
         # Serialising an empty data list fails with an obscure numpy
         # error; the analysis reads every sample once and needs no sharing.

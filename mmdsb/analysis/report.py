@@ -143,6 +143,20 @@ def per_class_accuracy(preds: Tensor, labels: Tensor,
             for c, t in zip(correct, total)]
 
 
+def overall_accuracy(preds: Tensor, labels: Tensor,
+                     num_classes: int) -> Dict[str, Optional[float]]:
+    """Top-1 accuracy (percent) of a split, ``class_averaged`` (the mean of
+    the per-class accuracies over classes with samples, as mmdsb's
+    ``ShotAccuracy`` reports ``overall``) and ``image_averaged`` (correct
+    over all samples, as mmpretrain's ``Accuracy`` reports ``top1``)."""
+    per_class = [a for a in per_class_accuracy(preds, labels, num_classes)
+                 if a is not None]
+    return dict(
+        class_averaged=sum(per_class) / len(per_class) if per_class else None,
+        image_averaged=100.0 * int((preds == labels).sum()) / len(labels)
+        if len(labels) else None)
+
+
 def correlations(stats: ClassStats, accuracy: Sequence[Optional[float]],
                  alpha: float = 2.0, alphas: Sequence[float] = TABLE1_ALPHAS,
                  beta: float = DEFAULT_BETA) -> Dict[str, object]:

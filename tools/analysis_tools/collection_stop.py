@@ -21,9 +21,9 @@ from mmengine.utils import ProgressBar
 import mmdsb  # noqa: F401  (registers the mmdsb modules)
 from mmdsb.analysis import collection_curve
 from mmdsb.analysis import plots
-from mmdsb.analysis.cli import (base_parser, format_table, load_vectors,
-                                report_warnings, run, setup, write_csv,
-                                write_json)
+from mmdsb.analysis.cli import (base_parser, format_table, load_model,
+                                load_vectors, report_warnings, run, setup,
+                                write_csv, write_json)
 from mmdsb.analysis.data import AnalysisError, select_classes
 
 
@@ -49,7 +49,7 @@ def main(argv=None):
     if not args.alpha > 0:
         raise AnalysisError(f'--alpha must be positive, got {args.alpha}')
     cfg, out_dir = setup(args, 'collection_stop')
-    v = load_vectors(args, cfg, args.split)
+    v = load_vectors(args, cfg, args.split, load_model(args, cfg))
     classes = select_classes(v.names, args.classes)
     gen = torch.Generator().manual_seed(args.seed)
     labels = v.labels.cpu()

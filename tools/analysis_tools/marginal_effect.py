@@ -18,9 +18,9 @@ from mmengine.utils import ProgressBar
 import mmdsb  # noqa: F401  (registers the mmdsb modules)
 from mmdsb.analysis import marginal_curves, size_grid
 from mmdsb.analysis import plots
-from mmdsb.analysis.cli import (base_parser, format_table, load_vectors,
-                                report_warnings, run, setup, write_csv,
-                                write_json)
+from mmdsb.analysis.cli import (base_parser, format_table, load_model,
+                                load_vectors, report_warnings, run, setup,
+                                write_csv, write_json)
 from mmdsb.analysis.data import AnalysisError, select_classes
 
 
@@ -45,7 +45,7 @@ def parse_args(argv=None):
 def main(argv=None):
     args = parse_args(argv)
     cfg, out_dir = setup(args, 'marginal_effect')
-    v = load_vectors(args, cfg, args.split)
+    v = load_vectors(args, cfg, args.split, load_model(args, cfg))
     classes = select_classes(v.names, args.classes)
     counts = [int((v.labels == c).sum()) for c in classes]
     warnings = [f'class {v.names[c]!r} has {n} sample(s): its volume stays 0'

@@ -5,24 +5,30 @@ Table 1).
         [--split train] [--eval-split test] [--alpha 2]
         [--alphas 1 1.5 2 2.5 3] [--out-dir DIR]
 
-Extracts the pre-logit features of the checkpoint on a split (read with the
-config's test pipeline) and reports per class N, E_n, the feature volume,
-S', W and S. With --eval-split it also reports the per-class accuracy on
-that split and the Pearson correlations of accuracy with N, E_n, W, S' and
-S for each alpha. Writes model_report.json, model_report.csv,
-model_report.png and, with --eval-split, model_report_scatter.png.
+The model is built, loaded and run as mmengine's Runner does for
+tools/test.py (the config's data preprocessor included). The report holds
+the pre-logit features of the checkpoint on a split (read with the
+config's test pipeline) and per class N, E_n, the feature volume, S', W
+and S. With --eval-split it also reports the per-class accuracy on that
+split, the metrics of the config's evaluator of that split (the numbers
+tools/test.py prints for the test split) and the Pearson correlations of
+accuracy with N, E_n, W, S' and S for each alpha. Writes model_report.json,
+model_report.csv, model_report.png and, with --eval-split,
+model_report_scatter.png.
 """
 import os.path as osp
 import sys
 
+import torch
+
 import mmdsb  # noqa: F401  (registers the mmdsb modules)
 from mmdsb.analysis import (DEFAULT_BETA, TABLE1_ALPHAS, ClassStats,
-                            build_model, correlations, pearson,
+                            correlations, overall_accuracy, pearson,
                             per_class_accuracy, split_report)
 from mmdsb.analysis import plots
-from mmdsb.analysis.cli import (base_parser, format_table, load_vectors,
-                                report_warnings, run, setup, write_csv,
-                                write_json)
+from mmdsb.analysis.cli import (base_parser, fmt, format_table, load_model,
+                                load_vectors, report_warnings, run, setup,
+                                write_csv, write_json)
 from mmdsb.analysis.data import AnalysisError
 from mmdsb.analysis.report import TABLE_COLUMNS
 
@@ -44,11 +50,21 @@ def parse_args(argv=None):
     return parser.parse_args(argv)
 
 
+def plain(metrics):
+    """Metrics as JSON numbers (evaluators may return tensors)."""
+    if metrics is None:
+        return None
+    return {k: float(v) if isinstance(v, (int, float, torch.Tensor)) and
+            torch.as_tensor(v).numel() == 1 else v
+            for k, v in metrics.items()}
+
+
 def main(argv=None):
     args = parse_args(argv)
     cfg, out_dir = setup(args, 'model_report')
-    model = build_model(cfg, args.checkpoint, args.device)
-    v = load_vectors(args, cfg, args.split, model)
+    model = load_model(args, cfg)
+    v = load_vectors(args, cfg, args.split, model,
+                     evaluate=args.eval_split == args.split)
     stats = ClassStats(v.x, v.labels, v.num_classes, args.eps, args.device)
     report = split_report(stats, v.names, args.split, args.alpha, args.beta,
                           args.top_k)
@@ -62,14 +78,20 @@ def main(argv=None):
     corr = None
     if args.eval_split:
         ev = v if args.eval_split == args.split else load_vectors(
-            args, cfg, args.eval_split, model)
+            args, cfg, args.eval_split, model, evaluate=True)
         if int(ev.labels.max()) >= v.num_classes:
             raise AnalysisError(
                 f'the {args.eval_split} split has labels up to '
                 f'{int(ev.labels.max())} but the {args.split} split has '
                 f'{v.num_classes} classes')
-        acc = per_class_accuracy(ev.preds.cpu(), ev.labels.cpu(),
-                                 v.num_classes)
+        preds, labels = ev.preds.cpu(), ev.labels.cpu()
+        acc = per_class_accuracy(preds, labels, v.num_classes)
+        accuracy = dict(
+            split=args.eval_split,
+            per_class='correct predictions over samples of each class, '
+            'from the outputs of model.test_step',
+            **overall_accuracy(preds, labels, v.num_classes),
+            evaluator=ev.evaluator, metrics=plain(ev.metrics))
         for row, a in zip(report['classes'], acc):
             row['accuracy'] = a
         columns.append('accuracy')
@@ -80,7 +102,8 @@ def main(argv=None):
             report['warnings'].append(
                 'classes left out of the correlations (no volume or no '
                 f'{args.eval_split} samples): {", ".join(left_out)}')
-        result.update(eval_split=args.eval_split, correlations=corr,
+        result.update(eval_split=args.eval_split, accuracy=accuracy,
+                      correlations=corr,
                       correlation_classes_left_out=left_out)
     report_warnings(report['warnings'])
 
@@ -112,6 +135,16 @@ def main(argv=None):
     print('weakest by S:', ', '.join(report['weakest_by_S']) or '-')
     print('weakest by N:', ', '.join(report['weakest_by_N']) or '-')
     if corr is not None:
+        print(f'{args.eval_split} accuracy (%): class-averaged '
+              f'{fmt(accuracy["class_averaged"], 2)}, image-averaged '
+              f'{fmt(accuracy["image_averaged"], 2)}')
+        if accuracy['metrics'] is None:
+            print(f'(the config has no {args.eval_split}_evaluator: per-'
+                  'class accuracy of the model\'s predictions)')
+        else:
+            print(f'accuracy as computed by {accuracy["evaluator"]}: ' +
+                  ', '.join(f'{k} {fmt(m, 2)}'
+                            for k, m in accuracy['metrics'].items()))
         names = list(corr['pearson'])
         print(f'Pearson correlation with {args.eval_split} accuracy over '
               f'{corr["classes_used"]} classes:')

@@ -21,11 +21,11 @@ import torch
 from mmengine.utils import ProgressBar
 
 import mmdsb  # noqa: F401  (registers the mmdsb modules)
-from mmdsb.analysis import build_model, parent_ratios
+from mmdsb.analysis import parent_ratios
 from mmdsb.analysis import plots
-from mmdsb.analysis.cli import (base_parser, format_table, load_vectors,
-                                report_warnings, run, setup, write_csv,
-                                write_json)
+from mmdsb.analysis.cli import (base_parser, format_table, load_model,
+                                load_vectors, report_warnings, run, setup,
+                                write_csv, write_json)
 from mmdsb.analysis.data import AnalysisError, select_classes
 
 
@@ -76,8 +76,7 @@ def main(argv=None):
                                        set(args.parents))))
     cfg, out_dir = setup(args, 'parent_matching')
     parent_split = args.parent_split or args.split
-    model = build_model(cfg, args.checkpoint, args.device) \
-        if args.checkpoint else None
+    model = load_model(args, cfg)
     vc = load_vectors(args, cfg, args.split, model)
     vp = vc if parent_split == args.split else load_vectors(
         args, cfg, parent_split, model)

@@ -29,8 +29,9 @@ from mmengine.utils import ProgressBar
 import mmdsb  # noqa: F401  (registers the mmdsb modules)
 from mmdsb.analysis import pizza_subset
 from mmdsb.analysis import plots
-from mmdsb.analysis.cli import (base_parser, format_table, load_vectors,
-                                report_warnings, run, setup, write_json)
+from mmdsb.analysis.cli import (base_parser, format_table, load_model,
+                                load_vectors, report_warnings, run, setup,
+                                write_json)
 from mmdsb.analysis.data import AnalysisError, select_classes
 
 
@@ -78,7 +79,7 @@ def main(argv=None):
     if args.k < 1 or args.rounds < 1:
         raise AnalysisError('--k and --rounds must be positive')
     cfg, out_dir = setup(args, 'representative_subset')
-    v = load_vectors(args, cfg, args.split)
+    v = load_vectors(args, cfg, args.split, load_model(args, cfg))
     chosen = select_classes(v.names, args.classes)
     gen = torch.Generator().manual_seed(args.seed)
     labels = v.labels.cpu()
