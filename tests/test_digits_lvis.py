@@ -81,6 +81,17 @@ def test_lvis_dataset_loads_exact_boxes_and_labels(tmp_path):
             boxes = [inst['bbox'] for inst in data['instances']]
             assert sorted(boxes) == boxes_from_pixels(img)
             assert 1 <= len(boxes) <= 3
+        # The same files read as COCO give the same images and instances.
+        coco = DATASETS.build(
+            dict(
+                type='CocoDataset',
+                data_root=info['data_root'],
+                ann_file=f'annotations/lvis_v1_{split}.json',
+                data_prefix=dict(img=f'{split}2017/'),
+                metainfo=dict(classes=DIGIT_CLASSES),
+                pipeline=[]))
+        for i in range(size):
+            assert coco.get_data_info(i) == dataset.get_data_info(i)
         # Each box crops the enlarged source digit of its annotated class.
         raw = json.load(open(info[f'{split}_ann_file']))
         for ann in raw['annotations'][:30]:

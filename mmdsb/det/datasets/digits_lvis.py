@@ -30,6 +30,10 @@ Layout written under ``root`` (what ``mmdet``'s ``LVISV1Dataset`` expects with
     annotations/lvis_v1_val.json
     train2017/000000000001.png ...
     val2017/000000000001.png ...
+
+Images also carry ``file_name`` and annotations ``iscrowd=0``, so the same
+files serve COCO configs too (``CocoDataset`` with
+``data_prefix=dict(img='train2017/')`` and ``CocoMetric``).
 """
 import json
 import numbers
@@ -145,6 +149,7 @@ def _write_split(root, split, labels_per_image, pool, images, scales,
                     bbox=[x, y, w, h],
                     area=w * h,
                     segmentation=[[x, y, x + w, y, x + w, y + h, x, y + h]],
+                    iscrowd=0,
                     digit_index=row))
             ann_id += 1
         file_name = f'{image_id:012d}.png'
@@ -155,6 +160,7 @@ def _write_split(root, split, labels_per_image, pool, images, scales,
                 width=canvas,
                 height=canvas,
                 coco_url=f'{URL_PREFIX}{folder}/{file_name}',
+                file_name=file_name,
                 not_exhaustive_category_ids=[],
                 neg_category_ids=[]))
     return lvis_images, annotations

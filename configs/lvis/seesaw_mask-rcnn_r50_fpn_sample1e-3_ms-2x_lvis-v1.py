@@ -1,0 +1,6 @@
+# Plain twin: mmdet's Seesaw Loss config, Mask R-CNN R-50-FPN 2x on LVIS v1
+# with repeat-factor sampling and a normalised linear classifier.
+_base_ = [
+    'mmdet::seesaw_loss/'
+    'mask-rcnn_r50_fpn_seesaw-loss_sample1e-3-ms-2x_lvis-v1.py'
+]
