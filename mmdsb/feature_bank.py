@@ -19,6 +19,15 @@ from .semantic_scale import (centre_distance_sums, check_labels,
 
 __all__ = ['FeatureBank']
 
+# What each checked quantity of a saved pool depends on.
+_MISMATCH = {
+    'capacity': 'the capacity is the number of distinct samples in one '
+    'epoch (or the configured capacity), which does not depend on the '
+    'number of processes; the training set changed',
+    'dim': 'the stored feature dimension (bank_dim) changed',
+    'num_classes': "the model's number of classes changed",
+}
+
 
 class FeatureBank:
     """FIFO pool of features with incremental per-class statistics.
@@ -75,6 +84,12 @@ class FeatureBank:
     def __len__(self) -> int:
         return self.size
 
+    @property
+    def is_full(self) -> bool:
+        """Whether the pool holds ``capacity`` samples; once full it stays
+        full, as :meth:`push` only dequeues what exceeds the capacity."""
+        return self.size == self.capacity
+
     def nbytes(self) -> int:
         """Memory held by the pool and its statistics, in bytes."""
         tensors = (self.feats, self.labels, self.counts, self.sums,
@@ -91,9 +106,11 @@ class FeatureBank:
         return self.feats[pos], self.labels[pos]
 
     def push(self, feats: Tensor, labels: Tensor, evict: int = 0) -> None:
-        """Dequeue the ``evict`` oldest samples, then enqueue a batch.
+        """Enqueue a batch; dequeue the oldest samples beyond the capacity.
 
-        Samples beyond the capacity are dequeued too, oldest first.
+        A pool below capacity grows; a full pool drops as many of its
+        oldest samples as the batch brings (Algorithm 2). ``evict`` forces
+        at least that many of the oldest samples out first.
         """
         if feats.dim() != 2 or feats.shape[1] != self.dim:
             raise ValueError(f'the bank holds {self.dim}-d features, got a '
@@ -220,12 +237,11 @@ class FeatureBank:
         """Restore a pool saved by :meth:`state_dict` and re-derive the
         statistics. The bank must have the same capacity, dimension and
         number of classes."""
-        for key in ('capacity', 'dim', 'num_classes'):
+        for key, why in _MISMATCH.items():
             if int(state[key]) != getattr(self, key):
                 raise ValueError(
                     f'the saved feature bank has {key}={int(state[key])} but '
-                    f'this bank has {key}={getattr(self, key)}; it was saved '
-                    'by a run with another dataset, bank_dim or model')
+                    f'this bank has {key}={getattr(self, key)}: {why}')
         feats, labels = state['feats'], state['labels']
         if feats.shape[0] > self.capacity or feats.shape[1:] != (self.dim, ):
             raise ValueError(

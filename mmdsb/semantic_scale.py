@@ -23,12 +23,19 @@ from torch import Tensor
 
 __all__ = [
     'feature_volume', 'class_volumes', 'semantic_scales', 'dsb_weights',
-    'volumes_from_scatter', 'centre_distance_sums', 'scales_from_volumes'
+    'volumes_from_scatter', 'centre_distance_sums', 'scales_from_volumes',
+    'usable', 'USABLE_RTOL'
 ]
 
 _LN2 = math.log(2.0)
 # Largest number of matrix elements built at once in `class_volumes`.
 _MAX_BATCH_ELEMENTS = 1 << 24
+# A volume (or scale) counts as usable above this fraction of the largest
+# one. Features collapsed to one point give a volume of rounding size (about
+# 1e-15 to 1e-9 bits, of either sign), real classes at least about 1e-3 of
+# the largest class; the sign of rounding noise must not decide whether a
+# class gets a weight C times the others'.
+USABLE_RTOL = 1e-6
 
 
 def _check_eps(eps: float) -> None:
@@ -185,6 +192,19 @@ def class_volumes(feats: Tensor,
     return out
 
 
+def usable(values: Tensor, rtol: float = USABLE_RTOL) -> Tensor:
+    """Entries that are finite and above ``rtol`` times the largest finite
+    entry: the classes with a usable volume or semantic scale."""
+    if not 0 <= rtol < 1:
+        raise ValueError(f'rtol must lie in [0, 1), got {rtol}')
+    values = values.double()
+    finite = torch.isfinite(values)
+    if not finite.any():
+        return finite
+    top = values[finite].max()
+    return finite & (values > 0) & (values > rtol * top)
+
+
 def centre_distance_sums(centres: Tensor, present: Tensor) -> Tensor:
     """For every class, the sum of Euclidean distances from its centre to the
     centres of all present classes (0 for absent classes)."""
@@ -199,18 +219,20 @@ def scales_from_volumes(volumes: Tensor,
                         distance_sums: Optional[Tensor] = None,
                         present: Optional[Tensor] = None,
                         alpha: float = 2.0,
-                        interclass: bool = True) -> Tensor:
+                        interclass: bool = True,
+                        rtol: float = USABLE_RTOL) -> Tensor:
     """Semantic scales ``S = S' * W`` (paper Sec. 3.4.1) from class volumes.
 
     ``S'`` is the max-normalised volume. ``W = log2(alpha + W')`` where
     ``W'`` is the max-normalised mean distance of a class centre to the
     other present class centres (the ``1 / (C - 1)`` factor cancels in the
-    normalisation). Classes without a positive volume get ``S = 0``.
+    normalisation). Classes without a usable volume (not above ``rtol``
+    times the largest, see :func:`usable`) get ``S = 0``.
     """
     if alpha < 1 or not math.isfinite(alpha):
         raise ValueError(f'alpha must be >= 1, got {alpha}')
     volumes = volumes.double()
-    valid = torch.isfinite(volumes) & (volumes > 0)
+    valid = usable(volumes, rtol)
     scales = torch.zeros_like(volumes)
     if not valid.any():
         return scales
@@ -264,11 +286,13 @@ def semantic_scales(feats: Tensor,
 
 def dsb_weights(scales: Tensor,
                 normalize: str = 'mean',
-                max_ratio: Optional[float] = None) -> Tensor:
+                max_ratio: Optional[float] = None,
+                rtol: float = USABLE_RTOL) -> Tensor:
     """Per-class DSB loss weights ``a_i ∝ 1 / S_i`` (SPEC 3).
 
-    A class without a positive, finite scale gets the largest weight among
-    the classes that have one; if no class has one, all weights are equal.
+    A class without a usable scale (finite and above ``rtol`` times the
+    largest, see :func:`usable`) gets the largest weight among the classes
+    that have one; if no class has one, all weights are equal.
 
     Args:
         scales: ``(C,)`` semantic scales.
@@ -286,7 +310,7 @@ def dsb_weights(scales: Tensor,
     if max_ratio is not None and not max_ratio >= 1:
         raise ValueError(f'max_ratio must be >= 1, got {max_ratio}')
     scales = scales.double()
-    valid = torch.isfinite(scales) & (scales > 0)
+    valid = usable(scales, rtol)
     if valid.any():
         inv = torch.where(valid, 1.0 / torch.where(valid, scales, 1.0), 0.0)
         weights = torch.where(valid, inv, inv.max())

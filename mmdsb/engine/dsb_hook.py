@@ -1,9 +1,11 @@
 """The dynamic re-weighting training framework (paper Sec. 4.2, App. F.2)."""
 import json
+import math
 import os.path as osp
 from typing import Dict, List, Optional, Union
 
 import torch
+from mmengine.dataset import DefaultSampler
 from mmengine.dist import is_main_process
 from mmengine.hooks import Hook
 from mmengine.model import is_model_wrapper
@@ -18,25 +20,62 @@ __all__ = ['DSBHook']
 DATA_BATCH = Optional[Union[dict, tuple, list]]
 
 
+def _pads_epochs(sampler) -> bool:
+    """Whether ``sampler`` is one of the samplers that spread one epoch
+    over the ranks by striding (sample ``k`` of rank ``r`` is position
+    ``k * world + r`` of the epoch) and pad the epoch with repeats to a
+    multiple of the world size: mmengine's DefaultSampler and mmpretrain's
+    RepeatAugSampler."""
+    if isinstance(sampler, DefaultSampler):
+        return True
+    try:
+        from mmpretrain.datasets.samplers import RepeatAugSampler
+    except ImportError:
+        return False
+    return isinstance(sampler, RepeatAugSampler)
+
+
 @HOOKS.register_module()
 class DSBHook(Hook):
-    """Runs the three stages of DSB training and keeps the feature bank.
+    """Runs the three stages of DSB training and keeps the feature banks.
 
-    1. Epoch 1: every batch's pre-logit features enter the bank; nothing
-       leaves it; the original loss is used.
-    2. Epochs 2 to ``warmup_epochs``: each batch enters, as many of the
-       oldest samples leave; original loss.
-    3. Later epochs: the same, then the semantic scales of the updated bank
+    1. Until the bank is first full (epoch 1): every batch's pre-logit
+       features enter the bank; nothing leaves it; the original loss.
+    2. Then, until ``warmup_epochs`` (or ``warmup_iters``) have passed:
+       each batch enters, as many of the oldest samples leave; original
+       loss.
+    3. Later: the same, then the semantic scales of the updated bank
        re-weight the loss of the current batch.
 
-    The bank holds one epoch of samples over all ranks (the sampler's total
-    size, else the dataset's length). Under ``IterBasedTrainLoop`` an
-    "epoch" is ``ceil(capacity / global batch size)`` iterations, and
-    ``warmup_iters`` may replace ``warmup_epochs``. The bank's statistics are
+    The stages follow the bank's fill state, so re-weighting never starts
+    from a pool that was not filled once: a bank below capacity only grows,
+    and a resumed run whose checkpoint has no bank fills it again (the log
+    says so, and says when each stage starts).
+
+    The capacity is one epoch of distinct samples, ``len(dataset)``: the
+    repeats a sampler adds to reach a multiple of the world size, or the
+    repeats of repeated-augmentation samplers, do not count, so a run can
+    resume on another number of processes. Padded repeats of mmengine's
+    DefaultSampler and mmpretrain's RepeatAugSampler are also kept out of
+    the bank, so that after every epoch it holds each sample once. A
+    consumer may define the capacity itself
+    (:meth:`DSBConsumer.dsb_samples_per_epoch`, e.g. ground-truth instances
+    in detection), and ``capacity`` overrides both.
+
+    Every DSB consumer in the model (e.g. each stage of a cascade head) gets
+    its own weighter, an independent copy of ``weighter`` with its own bank
+    and capacity. Under ``IterBasedTrainLoop`` an "epoch" is
+    ``ceil(len(dataset) / global batch size)`` iterations, and
+    ``warmup_iters`` may replace ``warmup_epochs``. The banks' statistics are
     re-derived from the pool at the start of every epoch (every
     ``refresh_interval`` iterations when iteration-based), which removes
-    rounding drift and makes a resumed run continue exactly; the pool is
-    saved in checkpoints under ``'dsb_bank'``.
+    rounding drift and makes a resumed run continue exactly. The pools are
+    saved in checkpoints: under ``'dsb_bank'`` for a single consumer, under
+    ``'dsb_banks'`` (by module name) for several.
+
+    Features gathered from all ranks enter the bank in rank order, so runs
+    on different numbers of processes hold the same samples, in the same
+    order up to the order of the entries of one iteration.
 
     Args:
         weighter: config of (or a) :class:`SemanticScaleWeighter`.
@@ -45,7 +84,7 @@ class DSBHook(Hook):
         reweight: ``False`` keeps the bank and logs the semantic scales
             without re-weighting (the plain twin of a DSB run).
         num_classes: number of classes; taken from the DSB heads if unset.
-        capacity: size of the bank; one epoch of samples if unset.
+        capacity: size of every bank; one epoch of samples if unset.
         refresh_interval: iterations between exact re-derivations of the
             bank's statistics in iteration-based training.
         num_weakest: how many of the weakest classes the summary names.
@@ -76,113 +115,206 @@ class DSBHook(Hook):
         if not isinstance(weighter, SemanticScaleWeighter):
             raise TypeError('weighter must be a SemanticScaleWeighter, got '
                             f'{type(weighter).__name__}')
+        # The first consumer's weighter; the others get fresh copies.
         self.weighter = weighter
+        self.weighters: Dict[str, SemanticScaleWeighter] = {}
         self.warmup_epochs, self.warmup_iters = warmup_epochs, warmup_iters
         self.reweight = reweight
         self.num_classes, self.capacity = num_classes, capacity
         self.refresh_interval = refresh_interval
         self.num_weakest = num_weakest
-        self._saved_bank: Optional[Dict] = None
-        self._stage = 0
+        self._checkpoint: Optional[dict] = None
+        self._stages: Dict[str, int] = {}
+        self._last_tables: Dict[str, dict] = {}
 
     # ----------------------------------------------------------- set up
     @staticmethod
-    def _dsb_heads(runner) -> List[DSBConsumer]:
+    def _consumers(runner) -> Dict[str, DSBConsumer]:
+        """The DSB consumers of the model by module name."""
         model = runner.model
         if is_model_wrapper(model):
             model = model.module
-        return [m for m in model.modules() if isinstance(m, DSBConsumer)]
+        return {
+            name or type(m).__name__: m
+            for name, m in model.named_modules() if isinstance(m, DSBConsumer)
+        }
 
-    def _bank_capacity(self, runner) -> int:
+    @classmethod
+    def _dsb_heads(cls, runner) -> List[DSBConsumer]:
+        return list(cls._consumers(runner).values())
+
+    @staticmethod
+    def _distinct_samples(runner) -> int:
+        """Distinct samples in one epoch: the training set's length."""
+        dataset = runner.train_dataloader.dataset
+        n = len(dataset)
+        if n == 0:
+            raise ValueError(
+                f'the training set ({type(dataset).__name__}) is empty: '
+                'check data_root, ann_file and the filters of '
+                'train_dataloader.dataset; DSB needs at least one sample')
+        return n
+
+    def _bank_capacity(self,
+                       runner,
+                       consumer: Optional[DSBConsumer] = None) -> int:
+        """Configured capacity, else what the consumer (by default: the
+        first that answers) says one epoch gives, else the distinct
+        samples of one epoch."""
         if self.capacity is not None:
             return int(self.capacity)
-        loader = runner.train_dataloader
-        for head in self._dsb_heads(runner):
-            per_epoch = head.dsb_samples_per_epoch(loader.dataset)
+        dataset = runner.train_dataloader.dataset
+        heads = [consumer] if consumer is not None else self._dsb_heads(
+            runner)
+        for head in heads:
+            per_epoch = head.dsb_samples_per_epoch(dataset)
             if per_epoch is not None:
+                if int(per_epoch) < 1:
+                    raise ValueError(
+                        f'{type(head).__name__} finds {per_epoch} bank '
+                        'entries in one epoch of the training set; DSB '
+                        'needs at least one (or set capacity in DSBHook)')
                 return int(per_epoch)
-        total = getattr(loader.sampler, 'total_size', None)
-        return int(total) if total else len(loader.dataset)
+        return self._distinct_samples(runner)
 
     def before_train(self, runner) -> None:
-        heads = self._dsb_heads(runner)
-        if not heads:
+        consumers = self._consumers(runner)
+        if not consumers:
             raise RuntimeError(
                 'DSBHook found no DSB head in the model: use a DSB head, '
                 "e.g. head=dict(type='DSBLinearClsHead', ...)")
-        num_classes = self.num_classes
-        for head in heads:
-            head_classes = head.dsb_num_classes()
+        n_distinct = self._distinct_samples(runner)
+        self.weighters = {}
+        for i, (name, head) in enumerate(consumers.items()):
+            num_classes = head.dsb_num_classes()
             if num_classes is None:
-                num_classes = head_classes
-            elif head_classes is not None and head_classes != num_classes:
+                num_classes = self.num_classes
+            elif (self.num_classes is not None
+                  and num_classes != self.num_classes):
                 raise ValueError(
-                    f'DSBHook has num_classes={num_classes} but '
-                    f'{type(head).__name__} has num_classes={head_classes}')
-        if num_classes is None:
-            raise ValueError('the DSB head has no num_classes attribute: set '
-                             'num_classes in DSBHook')
-        capacity = self._bank_capacity(runner)
-        device = next(iter(heads[0].parameters()), torch.empty(0)).device
-        self.weighter.init_bank(capacity, num_classes, device)
-        if self._saved_bank is not None:
-            self.weighter.load_state_dict(self._saved_bank)
-            self._saved_bank = None
+                    f'DSBHook has num_classes={self.num_classes} but '
+                    f'{type(head).__name__} ({name}) has '
+                    f'num_classes={num_classes}')
+            if num_classes is None:
+                raise ValueError(
+                    f'{type(head).__name__} ({name}) has no num_classes '
+                    'attribute: set num_classes in DSBHook')
+            weighter = self.weighter if i == 0 else \
+                self.weighter.fresh_copy()
+            capacity = self._bank_capacity(runner, head)
+            device = next(iter(head.parameters()), torch.empty(0)).device
+            weighter.init_bank(capacity, num_classes, device)
+            head.dsb_weighter = weighter
+            self.weighters[name] = weighter
             runner.logger.info(
-                f'DSB: restored {len(self.weighter.bank)} samples of the '
-                'feature bank from the checkpoint')
-        for head in heads:
-            head.dsb_weighter = self.weighter
+                f'DSB [{name}]: bank of {capacity} samples x '
+                f'{weighter.bank_dim} dims for {num_classes} classes on '
+                f'{device}')
+        if self._checkpoint is not None:
+            self._restore(runner)
 
+        loader = runner.train_dataloader
         self.by_epoch = not isinstance(runner.train_loop, IterBasedTrainLoop)
-        world = runner.world_size
-        global_batch = runner.train_dataloader.batch_size * world
-        self.iters_per_epoch = -(-capacity // global_batch)
-        warmup_iters = self.warmup_iters or (
+        self._world, self._rank = runner.world_size, runner.rank
+        self._n_distinct = n_distinct
+        self._batch_size = loader.batch_size
+        self._pads = (self._batch_size is not None
+                      and _pads_epochs(loader.sampler)
+                      and len(loader.sampler) * self._world > n_distinct)
+        self._loader_len = len(loader)
+        global_batch = (self._batch_size or 1) * self._world
+        self.iters_per_epoch = math.ceil(n_distinct / global_batch)
+        self._warmup_iters = self.warmup_iters or (
             self.warmup_epochs * self.iters_per_epoch)
-        if not self.by_epoch and warmup_iters < self.iters_per_epoch:
-            raise ValueError(
-                f'warmup_iters={warmup_iters} is shorter than one epoch of '
-                f'samples ({self.iters_per_epoch} iterations): the bank '
-                'would re-weight before it holds every sample once')
-        self._warmup_iters = warmup_iters
         self._refresh_every = self.refresh_interval or self.iters_per_epoch
         runner.logger.info(
-            f'DSB: bank of {capacity} samples x {self.weighter.bank_dim} '
-            f'dims for {num_classes} classes on {device}; re-weighting '
-            + (f'from epoch {self.warmup_epochs + 1}' if self.by_epoch else
-               f'from iteration {warmup_iters + 1}') +
-            ('' if self.reweight else ' is off (scales are only measured)'))
+            'DSB: stage 1 fills the banks; re-weighting starts when a bank '
+            'is full and ' +
+            (f'from epoch {self.warmup_epochs + 1}' if self.by_epoch else
+             f'from iteration {self._warmup_iters + 1}') +
+            ('' if self.reweight else
+             ' is off (scales are only measured)'))
+
+    def _restore(self, runner) -> None:
+        """Load the checkpoint's pools; a consumer without one refills."""
+        checkpoint, self._checkpoint = self._checkpoint, None
+        banks = checkpoint.get('dsb_banks')
+        if banks is None and 'dsb_bank' in checkpoint:
+            if len(self.weighters) == 1:
+                banks = {next(iter(self.weighters)): checkpoint['dsb_bank']}
+            else:
+                runner.logger.warning(
+                    "DSB: the checkpoint holds one feature bank ('dsb_bank') "
+                    f'but the model has {len(self.weighters)} DSB consumers; '
+                    'which one it belongs to is unknown')
+        for name, weighter in self.weighters.items():
+            state = (banks or {}).get(name)
+            if state is None:
+                runner.logger.warning(
+                    f'DSB [{name}]: the checkpoint has no feature bank '
+                    '(saved by a run without DSB, or before DSB was added); '
+                    'the bank fills again (stage 1) before re-weighting')
+                continue
+            weighter.load_state_dict(state)
+            runner.logger.info(
+                f'DSB [{name}]: restored {len(weighter.bank)} samples of '
+                'the feature bank from the checkpoint')
 
     # ----------------------------------------------------------- stages
-    def _stage_of(self, runner) -> int:
-        if self.by_epoch:
-            epoch = runner.epoch + 1  # 1-based epoch being trained
-            first = epoch == 1
-            reweight = epoch > self.warmup_epochs
-        else:
-            first = runner.iter < self.iters_per_epoch
-            reweight = runner.iter >= self._warmup_iters
-        if first:
+    def _stage_of(self, runner, weighter: SemanticScaleWeighter) -> int:
+        if not weighter.bank.is_full:
             return 1
-        return 3 if reweight and self.reweight else 2
+        if self.by_epoch:
+            warm = runner.epoch + 1 > self.warmup_epochs
+        else:
+            warm = runner.iter >= self._warmup_iters
+        return 3 if warm and self.reweight else 2
+
+    def _real_samples(self, runner, batch_idx: int) -> Optional[int]:
+        """Leading samples of this rank's batch that are not the sampler's
+        padding (``None``: no padding this epoch)."""
+        if not self._pads:
+            return None
+        step = batch_idx if self.by_epoch else runner.iter % self._loader_len
+        first = step * self._batch_size * self._world + self._rank
+        left = self._n_distinct - first
+        return max(0, math.ceil(left / self._world))
 
     def before_train_epoch(self, runner) -> None:
-        if self.by_epoch and len(self.weighter.bank):
-            self.weighter.bank.refresh()
+        if self.by_epoch:
+            for weighter in self.weighters.values():
+                if len(weighter.bank):
+                    weighter.bank.refresh()
 
     def before_train_iter(self,
                           runner,
                           batch_idx: int,
                           data_batch: DATA_BATCH = None) -> None:
-        if (not self.by_epoch and runner.iter > 0
-                and runner.iter % self._refresh_every == 0):
-            self.weighter.bank.refresh()
-        stage = self._stage_of(runner)
-        if stage != self._stage:
-            runner.logger.info(f'DSB: stage {stage} starts')
-            self._stage = stage
-        self.weighter.stage = stage
+        refresh = (not self.by_epoch and runner.iter > 0
+                   and runner.iter % self._refresh_every == 0)
+        real = self._real_samples(runner, batch_idx)
+        for name, weighter in self.weighters.items():
+            if refresh:
+                weighter.bank.refresh()
+            weighter.real_samples = real
+            stage = self._stage_of(runner, weighter)
+            if stage != self._stages.get(name):
+                self._log_stage(runner, name, weighter, stage)
+                self._stages[name] = stage
+            weighter.stage = stage
+
+    def _log_stage(self, runner, name: str, weighter, stage: int) -> None:
+        where = (f'epoch {runner.epoch + 1}, ' if self.by_epoch else
+                 '') + f'iteration {runner.iter + 1}'
+        bank = weighter.bank
+        what = {
+            1: f'the bank fills ({len(bank)} of {bank.capacity} samples)',
+            2: f'the bank is full ({bank.capacity} samples); each batch '
+            'replaces as many of the oldest',
+            3: 'the bank is full; its semantic scales re-weight the loss',
+        }[stage]
+        runner.logger.info(
+            f'DSB [{name}]: stage {stage} starts at {where}: {what}')
 
     # ---------------------------------------------------------- logging
     def after_train_epoch(self, runner) -> None:
@@ -197,12 +329,14 @@ class DSBHook(Hook):
         if not self.by_epoch and (runner.iter + 1) % self.iters_per_epoch == 0:
             self._log_summary(runner, step=runner.iter + 1)
 
-    def scale_table(self) -> Dict[str, list]:
-        """Per class: samples in the bank, volume, S', S and DSB weight."""
-        weighter = self.weighter
+    def scale_table(self, name: Optional[str] = None) -> Dict[str, list]:
+        """Per class of one consumer (default: the first): samples in the
+        bank, volume, S', S and DSB weight."""
+        weighter = self.weighters[name] if name else self.weighter
         volumes = weighter.bank.volumes()
-        valid = volumes > 0
-        norm = volumes / volumes[valid].max() if valid.any() else volumes
+        valid = weighter.usable_volumes()
+        norm = torch.where(valid, volumes / volumes[valid].max(),
+                           0.) if valid.any() else torch.zeros_like(volumes)
         scales = weighter.semantic_scales()
         weights = weighter.class_weights(scales)
         return dict(
@@ -212,65 +346,103 @@ class DSBHook(Hook):
             scale=scales.tolist(),
             weight=weights.tolist())
 
+    @staticmethod
+    def _class_names(runner, num_classes: int) -> List[str]:
+        """The dataset's class names, numbered where it names fewer
+        classes than the head has."""
+        names = list(runner.train_dataloader.dataset.metainfo.get('classes')
+                     or [])[:num_classes]
+        return names + [str(i) for i in range(len(names), num_classes)]
+
     def _log_summary(self, runner, step: int) -> None:
-        if not len(self.weighter.bank):
-            return
-        table = self.scale_table()
+        for name, weighter in self.weighters.items():
+            self._log_warning_counts(runner, name, weighter)
+            if len(weighter.bank):
+                self._log_scales(runner, name, weighter, step)
+
+    def _log_warning_counts(self, runner, name: str, weighter) -> None:
+        counts = weighter.pop_warning_counts()
+        parts = []
+        if counts['nonfinite_batches']:
+            parts.append(
+                f"{counts['nonfinite_batches']} batches had "
+                f"{counts['nonfinite_features']} NaN or inf features, "
+                'kept out of the bank')
+        if counts['fallback_weights']:
+            parts.append(
+                f"{counts['fallback_weights']} re-weighted iterations had "
+                'classes without a usable semantic scale (given the '
+                'largest weight)')
+        if parts:
+            runner.logger.warning(f'DSB [{name}] since the last summary: ' +
+                                  '; '.join(parts))
+
+    def _log_scales(self, runner, name: str, weighter, step: int) -> None:
+        table = self.scale_table(name)
         scales = torch.tensor(table['scale'])
         weights = torch.tensor(table['weight'])
         weakest = torch.argsort(scales)[:self.num_weakest].tolist()
-        names = (runner.train_dataloader.dataset.metainfo.get('classes')
-                 or [str(i) for i in range(len(scales))])
+        names = self._class_names(runner, len(scales))
         runner.logger.info(
-            'DSB semantic scale S: min {:.4f} median {:.4f} max {:.4f}; '
+            'DSB [{}] semantic scale S: min {:.4f} median {:.4f} max {:.4f}; '
             'weight: min {:.4f} median {:.4f} max {:.4f}; weakest: {}'.format(
-                scales.min(), scales.median(), scales.max(), weights.min(),
-                weights.median(), weights.max(), ', '.join(
-                    f'{names[c]} (S={scales[c]:.4f})' for c in weakest)))
+                name, scales.min(), scales.median(), scales.max(),
+                weights.min(), weights.median(), weights.max(),
+                ', '.join(f'{names[c]} (S={scales[c]:.4f})'
+                          for c in weakest)))
+        prefix = 'dsb' if len(self.weighters) == 1 else f'dsb/{name}'
         runner.visualizer.add_scalars(
             {
-                'dsb/scale_min': float(scales.min()),
-                'dsb/scale_median': float(scales.median()),
-                'dsb/scale_max': float(scales.max()),
-                'dsb/weight_min': float(weights.min()),
-                'dsb/weight_median': float(weights.median()),
-                'dsb/weight_max': float(weights.max()),
+                f'{prefix}/scale_min': float(scales.min()),
+                f'{prefix}/scale_median': float(scales.median()),
+                f'{prefix}/scale_max': float(scales.max()),
+                f'{prefix}/weight_min': float(weights.min()),
+                f'{prefix}/weight_median': float(weights.median()),
+                f'{prefix}/weight_max': float(weights.max()),
             },
             step=step)
-        self._last_table = dict(table, classes=list(names))
+        self._last_tables[name] = dict(table, classes=names)
 
     def after_train(self, runner) -> None:
-        table = getattr(self, '_last_table', None)
-        if table is None:
-            return
-        if is_main_process():
-            path = osp.join(runner.log_dir, 'dsb_semantic_scales.json')
-            with open(path, 'w') as f:
-                json.dump(table, f, indent=1)
-        rows = [
-            f"{name:>12} {n:>7} {sp:>8.4f} {s:>8.4f} {w:>8.4f}"
-            for name, n, sp, s, w in zip(table['classes'], table['count'],
-                                         table['scale_prime'], table['scale'],
-                                         table['weight'])
-        ]
-        shown = rows if len(rows) <= 50 else rows[:50] + ['...']
-        runner.logger.info(
-            'DSB per-class semantic scales (full table in '
-            'dsb_semantic_scales.json):\n'
-            f"{'class':>12} {'in bank':>7} {'S_prime':>8} {'S':>8} "
-            f"{'weight':>8}\n" + '\n'.join(shown))
+        for name, table in self._last_tables.items():
+            file = ('dsb_semantic_scales.json' if len(self.weighters) == 1
+                    else f'dsb_semantic_scales_{name}.json')
+            if is_main_process():
+                with open(osp.join(runner.log_dir, file), 'w') as f:
+                    json.dump(table, f, indent=1)
+            rows = [
+                f'{cls:>12} {n:>7} {sp:>8.4f} {s:>8.4f} {w:>8.4f}'
+                for cls, n, sp, s, w in zip(
+                    table['classes'], table['count'], table['scale_prime'],
+                    table['scale'], table['weight'])
+            ]
+            shown = rows if len(rows) <= 50 else rows[:50] + ['...']
+            runner.logger.info(
+                f'DSB [{name}] per-class semantic scales (full table in '
+                f'{file}):\n'
+                f"{'class':>12} {'in bank':>7} {'S_prime':>8} {'S':>8} "
+                f"{'weight':>8}\n" + '\n'.join(shown))
 
     # ------------------------------------------------------- checkpoint
     def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
-        if self.weighter.bank is not None:
+        if not self.weighters:
+            return
+        if len(self.weighters) == 1:
             checkpoint['dsb_bank'] = self.weighter.state_dict()
+        else:
+            checkpoint['dsb_banks'] = {
+                name: w.state_dict()
+                for name, w in self.weighters.items()
+            }
 
     def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
-        # Only a resumed run continues with the saved pool; ``load_from``
-        # alone (fine-tuning) starts a new one.
-        if 'dsb_bank' not in checkpoint or not runner._resume:
+        # Only a resumed run continues with the saved pools; ``load_from``
+        # alone (fine-tuning) starts new ones.
+        if not runner._resume:
             return
-        if self.weighter.bank is not None:
-            self.weighter.load_state_dict(checkpoint['dsb_bank'])
-        else:
-            self._saved_bank = checkpoint['dsb_bank']
+        self._checkpoint = {
+            key: checkpoint[key]
+            for key in ('dsb_bank', 'dsb_banks') if key in checkpoint
+        }
+        if self.weighters:
+            self._restore(runner)

@@ -1,5 +1,7 @@
 """From the feature bank to per-class DSB loss weights."""
+import copy
 import math
+from collections import Counter
 from typing import Dict, Optional, Tuple
 
 import torch
@@ -10,8 +12,8 @@ from mmengine.registry import TASK_UTILS
 from torch import Tensor
 
 from ..feature_bank import FeatureBank
-from ..semantic_scale import (check_labels, dsb_weights,
-                              scales_from_volumes)
+from ..semantic_scale import (USABLE_RTOL, check_labels, dsb_weights,
+                              scales_from_volumes, usable)
 
 __all__ = ['SemanticScaleWeighter']
 
@@ -41,6 +43,11 @@ class SemanticScaleWeighter:
     pushes them into the bank and, in the re-weighting stage, returns the
     per-class weights ``a`` computed from the updated bank.
 
+    A copy of a model (EMA, ``copy.deepcopy``) shares its consumers'
+    weighter instead of duplicating the pool: there is one pool per
+    training run. :meth:`fresh_copy` makes an independent weighter with the
+    same settings and no pool.
+
     Args:
         alpha: smoothing of the inter-class weight ``W = log2(alpha + W')``,
             ``alpha >= 1``: 2 for long-tailed, 1 for sample-balanced data.
@@ -52,6 +59,9 @@ class SemanticScaleWeighter:
             reduced to it by 1-D average pooling over channels.
         max_weight_ratio: optional cap on the ratio of the largest to the
             smallest class weight.
+        usable_rtol: a class has a usable volume (and scale) only above
+            this fraction of the largest one; below it the class counts as
+            collapsed and gets the largest weight of the others.
     """
 
     def __init__(self,
@@ -60,7 +70,8 @@ class SemanticScaleWeighter:
                  eps: float = 1.0,
                  normalize: str = 'mean',
                  bank_dim: int = 64,
-                 max_weight_ratio: Optional[float] = None):
+                 max_weight_ratio: Optional[float] = None,
+                 usable_rtol: float = USABLE_RTOL):
         if not (alpha >= 1 and math.isfinite(alpha)):
             raise ValueError(f'alpha must be >= 1, got {alpha}')
         if not (eps > 0 and math.isfinite(eps)):
@@ -74,14 +85,37 @@ class SemanticScaleWeighter:
         if max_weight_ratio is not None and not max_weight_ratio >= 1:
             raise ValueError(
                 f'max_weight_ratio must be >= 1, got {max_weight_ratio}')
+        if not 0 <= usable_rtol < 1:
+            raise ValueError(
+                f'usable_rtol must lie in [0, 1), got {usable_rtol}')
         self.alpha, self.interclass, self.eps = alpha, interclass, eps
         self.normalize, self.bank_dim = normalize, int(bank_dim)
         self.max_weight_ratio = max_weight_ratio
+        self.usable_rtol = float(usable_rtol)
         self.bank: Optional[FeatureBank] = None
         self.feat_dim: Optional[int] = None
         # 1: fill the pool; 2: also dequeue; 3: also re-weight (SPEC 4).
+        # DSBHook sets it from the pool's fill state and the warm-up.
         self.stage = 1
-        self._warned_fallback = False
+        # Samples at the start of this rank's batch that are not padding
+        # added by the sampler (None: all); set by DSBHook per iteration.
+        self.real_samples: Optional[int] = None
+        # Warnings are logged once in full and counted every time; DSBHook
+        # logs the counts once per epoch (see :meth:`pop_warning_counts`).
+        self.warning_counts: Counter = Counter()
+        self._warned = set()
+
+    def __deepcopy__(self, memo) -> 'SemanticScaleWeighter':
+        # A model copy shares the pool; see the class docstring.
+        return self
+
+    def fresh_copy(self) -> 'SemanticScaleWeighter':
+        """A weighter with the same settings and no pool."""
+        new = copy.copy(self)
+        new.bank, new.feat_dim, new.stage = None, None, 1
+        new.real_samples = None
+        new.warning_counts, new._warned = Counter(), set()
+        return new
 
     def init_bank(self, capacity: int, num_classes: int,
                   device: torch.device) -> None:
@@ -99,6 +133,19 @@ class SemanticScaleWeighter:
                 'the DSB feature bank is not set up: add '
                 "dict(type='DSBHook') to custom_hooks of the config")
 
+    def _warn(self, key: str, message: str, count: int = 1) -> None:
+        """Count a warning; log it in full the first time only."""
+        self.warning_counts[key] += count
+        if key not in self._warned:
+            self._warned.add(key)
+            print_log(message + ' (said once; DSBHook counts later '
+                      'occurrences per epoch)', logger='current', level=30)
+
+    def pop_warning_counts(self) -> Counter:
+        """The warning counts since the last call, then reset them."""
+        counts, self.warning_counts = self.warning_counts, Counter()
+        return counts
+
     def reduce(self, feats: Tensor) -> Tensor:
         """Flatten pre-logits and pool them to ``bank_dim`` channels."""
         feats = feats.detach().flatten(1).float()
@@ -107,9 +154,21 @@ class SemanticScaleWeighter:
                                           self.bank_dim)[:, 0]
         return feats
 
-    def observe(self, feats: Tensor, labels: Tensor) -> Optional[Tensor]:
+    def observe(self,
+                feats: Tensor,
+                labels: Tensor,
+                batch_ids: Optional[Tensor] = None) -> Optional[Tensor]:
         """Feed one training batch; return ``(C,)`` class weights in the
-        re-weighting stage, ``None`` before it."""
+        re-weighting stage, ``None`` before it.
+
+        Args:
+            feats: ``(n, ...)`` pre-logit features, one row per bank entry.
+            labels: ``(n,)`` class indices.
+            batch_ids: ``(n,)`` position in this rank's batch of the sample
+                each row comes from. Given, the rows of samples that the
+                sampler added as padding (see ``real_samples``) stay out of
+                the bank; ``None`` keeps every row.
+        """
         self._check_bank()
         bank = self.bank
         check_labels(labels, bank.num_classes, feats.shape[0])
@@ -124,15 +183,21 @@ class SemanticScaleWeighter:
             raise ValueError(
                 f'the pre-logit feature dimension changed from '
                 f'{self.feat_dim} to {dim} during training')
-        x, y = _gather_rows(self.reduce(feats), labels.to(feats.device))
+        x, y = self.reduce(feats), labels.to(feats.device)
+        if batch_ids is not None and self.real_samples is not None:
+            keep = batch_ids.to(feats.device) < self.real_samples
+            x, y = x[keep], y[keep]
+        x, y = _gather_rows(x, y)
         finite = torch.isfinite(x).all(dim=1)
         if not finite.all():
-            print_log(
-                f'DSB: {int((~finite).sum())} of {x.shape[0]} features in '
-                'this batch are NaN or inf; they are kept out of the '
-                'feature bank', logger='current', level=30)
+            bad = int((~finite).sum())
+            self._warn(
+                'nonfinite_batches',
+                f'DSB: {bad} of {x.shape[0]} features in a batch are NaN '
+                'or inf; they are kept out of the feature bank')
+            self.warning_counts['nonfinite_features'] += bad
             x, y = x[finite], y[finite]
-        bank.push(x, y, evict=x.shape[0] if self.stage >= 2 else 0)
+        bank.push(x, y)
         if self.stage < 3:
             return None
         return self.class_weights()
@@ -142,28 +207,36 @@ class SemanticScaleWeighter:
         self._check_bank()
         bank = self.bank
         if not self.interclass:
-            return scales_from_volumes(bank.volumes(), interclass=False)
+            return scales_from_volumes(bank.volumes(), interclass=False,
+                                       rtol=self.usable_rtol)
         return scales_from_volumes(bank.volumes(), bank.distance_sums(),
-                                   bank.present(), self.alpha, True)
+                                   bank.present(), self.alpha, True,
+                                   self.usable_rtol)
+
+    def usable_volumes(self) -> Tensor:
+        """``(C,)`` bool: classes whose volume is usable (``usable_rtol``)."""
+        self._check_bank()
+        return usable(self.bank.volumes(), self.usable_rtol)
 
     def class_weights(self, scales: Optional[Tensor] = None) -> Tensor:
         """``(C,)`` DSB weights; classes without a usable scale get the
-        largest weight (said once in the log)."""
+        largest weight (said once in the log, counted every time)."""
         if scales is None:
             scales = self.semantic_scales()
-        missing = ~(torch.isfinite(scales) & (scales > 0))
-        if missing.any() and not self._warned_fallback:
-            self._warned_fallback = True
+        missing = ~usable(scales, self.usable_rtol)
+        if missing.any():
             ids = missing.nonzero().flatten().tolist()
             shown = ', '.join(map(str, ids[:20])) + (
                 ', ...' if len(ids) > 20 else '')
-            print_log(
-                f'DSB: {len(ids)} classes have no positive semantic scale '
-                '(fewer than 2 samples in the bank, or collapsed features); '
+            self._warn(
+                'fallback_weights',
+                f'DSB: {len(ids)} classes have no usable semantic scale '
+                '(fewer than 2 samples in the bank, or features collapsed '
+                f'to a volume below {self.usable_rtol:g} of the largest); '
                 'they get the largest weight among the other classes '
-                f'(or 1 if none has a scale). Classes: {shown}',
-                logger='current', level=30)
-        return dsb_weights(scales, self.normalize, self.max_weight_ratio)
+                f'(or 1 if none has a scale). Classes: {shown}')
+        return dsb_weights(scales, self.normalize, self.max_weight_ratio,
+                           self.usable_rtol)
 
     def state_dict(self) -> Dict:
         self._check_bank()

@@ -17,7 +17,27 @@ from torch import Tensor
 
 from ...engine.consumer import DSBConsumer
 
-__all__ = ['DSBHeadMixin', 'make_dsb_head', 'sample_weights']
+__all__ = [
+    'DSBHeadMixin', 'make_dsb_head', 'sample_weights', 'check_sample_labels'
+]
+
+
+def check_sample_labels(labels: Tensor, num_classes: int,
+                        data_samples: List[DataSample]) -> None:
+    """Raise an error naming the samples (their image paths where the data
+    samples carry them) whose labels are not class indices of the head."""
+    bad = ((labels < 0) | (labels >= num_classes)).nonzero().flatten()
+    if not bad.numel():
+        return
+    shown = [
+        f"{data_samples[i].get('img_path', f'sample {i} of the batch')} "
+        f'(label {int(labels[i])})' for i in bad[:5].tolist()
+    ]
+    more = f' and {bad.numel() - 5} more' if bad.numel() > 5 else ''
+    raise ValueError(
+        f'labels must be class indices in [0, {num_classes}) of the head, '
+        f"got: {', '.join(shown)}{more}; check the annotation file and the "
+        "head's num_classes")
 
 
 def sample_weights(class_weights: Tensor, target: Tensor) -> Tensor:
@@ -67,12 +87,15 @@ class DSBHeadMixin(DSBConsumer):
             raise ValueError(
                 f'the head predicts {num_classes} classes but the DSB '
                 f'feature bank has {self.dsb_weighter.num_classes}')
-        class_weights = self.dsb_weighter.observe(pre, labels)
+        check_sample_labels(labels, num_classes, data_samples)
+        class_weights = self.dsb_weighter.observe(
+            pre, labels, batch_ids=torch.arange(len(labels)))
         if class_weights is not None:
-            weight = sample_weights(
-                class_weights.to(cls_score.device), target.to(
-                    cls_score.device))
-            kwargs['weight'] = weight.to(cls_score.dtype)
+            # float32 whatever the autocast dtype: bf16 would quantise the
+            # weights to steps of 2^-9, and the weighted loss with them.
+            kwargs['weight'] = sample_weights(
+                class_weights.to(cls_score.device, torch.float32),
+                target.to(cls_score.device))
         return self._get_loss(cls_score, data_samples, **kwargs)
 
 
