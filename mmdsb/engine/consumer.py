@@ -2,9 +2,11 @@
 
 Framework-neutral (no mmpretrain or mmdet import): a classification head, a
 detection box head or any other module becomes a DSB consumer by inheriting
-:class:`DSBConsumer`. :class:`DSBHook` finds every consumer in the model,
-checks that they agree on the number of classes and on the bank's size, and
-attaches one :class:`SemanticScaleWeighter` to all of them.
+:class:`DSBConsumer`. :class:`DSBHook` finds every consumer in the model
+and attaches to each its own :class:`SemanticScaleWeighter` (its own bank,
+sized by the consumer's :meth:`DSBConsumer.dsb_samples_per_epoch`), since
+consumers such as the stages of a cascade head have their own feature
+spaces.
 """
 from typing import Optional
 
@@ -14,9 +16,11 @@ __all__ = ['DSBConsumer']
 class DSBConsumer:
     """Mixin for modules that feed the DSB feature bank and read its weights.
 
-    A consumer calls ``self.dsb_weighter.observe(feats, labels)`` once per
-    training iteration and, when that returns class weights, applies them to
-    its loss.
+    A consumer calls ``self.dsb_weighter.observe(feats, labels,
+    batch_ids)`` once per training iteration and, when that returns class
+    weights, applies them to its loss. ``batch_ids`` (the position in the
+    rank's batch of the sample each row comes from) lets the weighter keep
+    the sampler's padding out of the bank.
     """
 
     # Set by DSBHook; a plain attribute, not a module or buffer, so that
