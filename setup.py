@@ -34,10 +34,12 @@ if __name__ == '__main__':
         name='mmdsb',
         version=get_version(),
         description='Dynamic Semantic-Scale-Balanced learning for '
-        'OpenMMLab (mmpretrain)',
+        'OpenMMLab (mmpretrain and mmdet)',
         long_description='Semantic-scale-balanced re-weighting for '
-        'long-tailed image classification, as an mmpretrain plugin.',
-        keywords='computer vision, long-tailed classification, mmpretrain',
+        'long-tailed image classification and object detection, as an '
+        'mmpretrain and mmdet plugin.',
+        keywords='computer vision, long-tailed classification, '
+        'long-tailed detection, mmpretrain, mmdet',
         packages=find_packages(include=('mmdsb', 'mmdsb.*')),
         python_requires='>=3.10',
         classifiers=[
@@ -52,5 +54,7 @@ if __name__ == '__main__':
             'tests': parse_requirements('tests.txt'),
             'optional': parse_requirements('optional.txt'),
             'mim': parse_requirements('mminstall.txt'),
+            # mmdet also needs mmcv 2.1.0 built with its ops (README).
+            'det': parse_requirements('det.txt'),
         },
         zip_safe=False)

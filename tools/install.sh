@@ -2,9 +2,12 @@
 # Set up mmdsb on a machine that has only CPython (>= 3.10) and pip:
 # the pinned torch/torchvision pair, the OpenMMLab stack, the runtime
 # requirements (plus the test ones with --tests) and mmdsb in editable mode.
-# Safe to re-run; steps already satisfied are skipped.
+# --det adds detection: mmcv 2.1.0 built with its compiled ops (in place of
+# mmcv-lite; CUDA ops where torch sees a GPU, or with FORCE_CUDA=1), mmdet,
+# pycocotools and the LVIS API. Safe to re-run; steps already satisfied are
+# skipped.
 #
-#   bash tools/install.sh [--tests]        PYTHON=python3.11 to pick the interpreter
+#   bash tools/install.sh [--tests] [--det]    PYTHON=python3.11 to pick the interpreter
 set -euo pipefail
 
 TORCH_VERSION=2.13.0
@@ -12,13 +15,15 @@ TORCHVISION_VERSION=0.28.0
 PYTHON=${PYTHON:-python3}
 
 usage() {
-    sed -n '2,7p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'
 }
 
 with_tests=0
+with_det=0
 for arg in "$@"; do
     case "$arg" in
         --tests) with_tests=1 ;;
+        --det) with_det=1 ;;
         -h|--help) usage; exit 0 ;;
         *) echo "install.sh: unknown argument '$arg'" >&2; usage >&2; exit 2 ;;
     esac
@@ -70,11 +75,53 @@ else
     fi
 fi
 
-requirements=(-r requirements/mminstall.txt -r requirements/runtime.txt)
+MMCV_VERSION=2.1.0
+# True when the full mmcv (with compiled ops) of the pinned version works.
+mmcv_ops_ok() {
+    "$PYTHON" -I - "$MMCV_VERSION" <<'EOF' >/dev/null 2>&1
+import sys
+import mmcv
+import mmcv.ops
+sys.exit(0 if mmcv.__version__ == sys.argv[1] else 1)
+EOF
+}
+
+# mmcv-lite and mmcv install the same 'mmcv' package: never both. The full
+# mmcv, once built, also serves classification.
+mm_requirements=requirements/mminstall.txt
+if [ "$with_det" = 1 ] || mmcv_ops_ok; then
+    mm_requirements=$(mktemp)
+    trap 'rm -f "$mm_requirements"' EXIT
+    grep -v '^mmcv-lite' requirements/mminstall.txt >"$mm_requirements"
+fi
+requirements=(-r "$mm_requirements" -r requirements/runtime.txt)
 if [ "$with_tests" = 1 ]; then
     requirements+=(-r requirements/tests.txt)
 fi
 pip_install "${requirements[@]}"
+
+if [ "$with_det" = 1 ]; then
+    if mmcv_ops_ok; then
+        echo "install.sh: mmcv==$MMCV_VERSION with compiled ops already works"
+    else
+        # No wheel of mmcv 2.1.0 matches this torch: build it from source
+        # against the installed torch (--no-build-isolation), with ops. pip
+        # caches the wheel, so only the first build takes minutes.
+        echo "install.sh: building mmcv==$MMCV_VERSION with its ops" \
+            "(several minutes on the first run)"
+        "$PYTHON" -m pip uninstall -y --disable-pip-version-check \
+            mmcv-lite mmcv >/dev/null 2>&1 || true
+        # ninja lets torch's extension builder compile on all cores.
+        pip_install ninja
+        MMCV_WITH_OPS=1 MAX_JOBS=${MAX_JOBS:-$(nproc)} pip_install \
+            --no-build-isolation --no-deps "mmcv==$MMCV_VERSION"
+        if ! mmcv_ops_ok; then
+            echo "install.sh: mmcv==$MMCV_VERSION ops still fail to import" >&2
+            exit 1
+        fi
+    fi
+    pip_install -r requirements/det.txt
+fi
 
 # Editable install only when mmdsb does not already point at this checkout.
 location=$({ "$PYTHON" -m pip show mmdsb 2>/dev/null || true; } \
@@ -84,3 +131,6 @@ if [ -z "$location" ] || [ "$(cd "$location" 2>/dev/null && pwd -P)" != "$repo_r
 fi
 
 "$PYTHON" -I -c 'import mmdsb, mmpretrain, torch; print(f"install.sh: mmdsb {mmdsb.__version__}, mmpretrain {mmpretrain.__version__}, torch {torch.__version__}")'
+if [ "$with_det" = 1 ]; then
+    "$PYTHON" -I -c 'import mmdsb.det, mmdet, mmcv; print(f"install.sh: mmdet {mmdet.__version__}, mmcv {mmcv.__version__} with ops")'
+fi
