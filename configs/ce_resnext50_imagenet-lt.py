@@ -4,6 +4,6 @@ _base_ = [
     'mmpretrain::_base_/models/resnext50_32x4d.py',
     '_base_/datasets/imagenet-lt_bs32.py',
     '_base_/schedules/imagenet-lt_bs256_linear.py',
-    'mmpretrain::_base_/default_runtime.py',
+    '_base_/default_runtime.py',
 ]
 custom_imports = dict(imports=['mmdsb'], allow_failed_imports=False)

@@ -3,8 +3,8 @@
 # scales are still measured and printed next to the DSB run's.
 _base_ = [
     '../_base_/datasets/digits_lt.py',
-    'mmpretrain::_base_/default_runtime.py',
-    '../_base_/dsb_runtime.py',
+    '../_base_/default_runtime.py',
+    '../_base_/dsb_hook.py',
 ]
 
 model = dict(
