@@ -61,8 +61,9 @@ def test_long_tailed_split_by_hand():
     assert long_tailed_split(19, 1) == (2, ) * 9 + (1, )
     assert long_tailed_split(10, 50) == (1, ) * 10
     # rho = 4, 3 classes, 13 instances: spare 10 over weights 1, 1/2, 1/4
-    # -> shares 5.71, 2.86, 1.43 -> floors 5, 2, 1, remainder to class 1.
-    assert long_tailed_split(13, 4, num_classes=3) == (6, 4, 2)
+    # -> shares 5.71, 2.86, 1.43 -> floors 5, 2, 1; the 2 left go to the
+    # largest remainders (.86 of class 1, .71 of class 0), plus 1 each.
+    assert long_tailed_split(13, 4, num_classes=3) == (7, 4, 2)
     with pytest.raises(ValueError, match='cannot cover 10 classes'):
         long_tailed_split(9, 10)
 
