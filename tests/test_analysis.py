@@ -16,12 +16,13 @@ import numpy as np
 import pytest
 import torch
 from mmengine.config import Config
-from mmengine.dataset import pseudo_collate
-from mmengine.runner import Runner, load_checkpoint
+from mmengine.runner import Runner
 from PIL import Image
 
 import mmdsb  # noqa: F401
+from mmdsb.analysis import RunnerModel, load_config, split_features
 from mmdsb.datasets import DigitsLT
+from mmdsb.evaluation import ShotAccuracy
 from mmdsb.semantic_scale import (class_volumes, feature_volume,
                                   semantic_scales)
 
@@ -218,54 +219,160 @@ def test_dataset_report_matches_the_semantic_scale_api(cli):
     assert 'weakest by S: ' + ', '.join(res['weakest_by_S']) in stdout
 
 
-@torch.no_grad()
-def direct_features(checkpoint, split):
-    """Pre-logits (ImageClassifier.extract_feat) and predicted labels."""
-    cfg = Config.fromfile(DEMO)
-    from mmpretrain.registry import MODELS
-    model = MODELS.build(cfg.model)
-    load_checkpoint(model, checkpoint, map_location='cpu', strict=True)
-    model.eval()
-    ds = DigitsLT(split=split, imbalance_ratio=50, pipeline=cfg.test_pipeline)
-    feats, labels, preds = [], [], []
-    for start in range(0, len(ds), 64):
-        batch = pseudo_collate([ds[i] for i in
-                                range(start, min(start + 64, len(ds)))])
-        data = model.data_preprocessor(batch, False)
-        feats.append(model.extract_feat(data['inputs'], stage='pre_logits'))
-        out = model.predict(data['inputs'], data['data_samples'])
-        preds += [int(s.pred_label) for s in out]
-        labels += [int(s.gt_label) for s in out]
-    return torch.cat(feats), torch.tensor(labels), torch.tensor(preds)
+class RunnerReference:
+    """What the Runner's own ``test()`` of a checkpoint gives on a split of
+    the demo config: the head's classifier input (``head.fc``'s input,
+    taken by a forward pre-hook on ``runner.model``), the labels in loader
+    order, the metrics and ShotAccuracy's per-class accuracy. Nothing of
+    :mod:`mmdsb.analysis` is involved."""
+
+    def __init__(self, work, checkpoint, split):
+        cfg = Config.fromfile(DEMO)
+        cfg.work_dir = str(work / f'reference_{split}')
+        cfg.load_from = checkpoint
+        cfg.log_level = 'WARNING'
+        if split == 'train':  # the training images, read for testing
+            cfg.test_dataloader.dataset.split = 'train'
+            cfg.test_dataloader.batch_size = 32
+        runner = Runner.from_cfg(cfg)
+        # The normalisation the model depends on comes from the config's
+        # top-level data_preprocessor, which the Runner merges in.
+        assert runner.model.data_preprocessor.mean.flatten().tolist() == \
+            pytest.approx([77.85])
+        assert runner.model.data_preprocessor.std.flatten().tolist() == \
+            pytest.approx([95.85])
+        feats, labels = [], []
+        runner.model.head.fc.register_forward_pre_hook(
+            lambda module, args: feats.append(args[0].detach().clone()))
+        runner.model.register_forward_hook(
+            lambda module, args, out: labels.extend(
+                int(s.gt_label) for s in out))
+        self.metrics = runner.test()
+        shot = next(m for m in runner.test_evaluator.metrics
+                    if isinstance(m, ShotAccuracy))
+        self.per_class = shot.per_class_accuracy
+        self.feats, self.labels = torch.cat(feats), torch.tensor(labels)
 
 
-def test_model_report_matches_direct_features(cli, checkpoint):
+@pytest.fixture(scope='module')
+def reference(work, checkpoint):
+    return {split: RunnerReference(work, checkpoint, split)
+            for split in ('train', 'test')}
+
+
+def test_model_report_equals_the_runners_test(cli, reference):
     stdout, _, out_dir = ok(cli, 'model_report')
     res = load_json(osp.join(out_dir, 'model_report.json'))
     assert res['feature_dim'] == 120 and res['num_samples'] == 342
-    feats, labels, _ = direct_features(checkpoint, 'train')
-    vols = class_volumes(feats, labels, 10)
+    test = reference['test']
+    # Per class and overall: the numbers tools/test.py prints.
+    assert [r['accuracy'] for r in res['classes']] == test.per_class
+    acc = res['accuracy']
+    assert acc['metrics'] == pytest.approx(test.metrics, abs=1e-9)
+    assert acc['class_averaged'] == pytest.approx(
+        test.metrics['shot/overall'], abs=1e-9)
+    assert acc['image_averaged'] == pytest.approx(
+        test.metrics['shot/overall_img'], abs=1e-9)
+    assert "mmdsb's ShotAccuracy of the config's test_evaluator on the " \
+        'test split' in stdout
+    # A LeNet trained on normalised digits is far above chance on them.
+    assert test.metrics['shot/many'] > 80
+
+    train = reference['train']
+    assert train.labels.tolist() == digits_vectors()[1].tolist()
+    vols = class_volumes(train.feats, train.labels, 10)
     rows = res['classes']
-    for i, r in enumerate(rows):
-        assert r['volume'] == pytest.approx(float(vols[i]), rel=1e-4)
-    s = {a: semantic_scales(feats, labels, 10, alpha=a).numpy()
+    assert [r['volume'] for r in rows] == pytest.approx(vols.tolist(),
+                                                        rel=1e-4)
+    s = {a: semantic_scales(train.feats, train.labels, 10, alpha=a).numpy()
          for a in (1.0, 1.5, 2.0, 2.5, 3.0)}
     assert [r['S'] for r in rows] == pytest.approx(s[2.0].tolist(), rel=1e-4)
-
-    _, test_labels, test_preds = direct_features(checkpoint, 'test')
-    acc = np.array([
-        100.0 * float((test_preds[test_labels == c] == c).float().mean())
-        for c in range(10)
-    ])
-    assert [r['accuracy'] for r in rows] == pytest.approx(acc.tolist())
     corr = res['correlations']['pearson']
     assert res['correlations']['classes_used'] == 10
     assert corr['N'] == pytest.approx(
-        np.corrcoef(DIGITS_COUNTS, acc)[0, 1], rel=1e-6)
+        np.corrcoef(DIGITS_COUNTS, test.per_class)[0, 1], rel=1e-6)
     for a, scales in s.items():
         assert corr[f'S(alpha={a:g})'] == pytest.approx(
-            np.corrcoef(scales, acc)[0, 1], rel=1e-3)
+            np.corrcoef(scales, test.per_class)[0, 1], rel=1e-3)
     assert "S(alpha=2.5)" in stdout and 'accuracy' in stdout
+
+
+@pytest.mark.parametrize('split', ['train', 'test'])
+def test_tool_features_are_the_runners_pre_logits(checkpoint, reference,
+                                                  split):
+    model = RunnerModel(load_config(DEMO), checkpoint)
+    res = split_features(model, split, evaluate=True, progress=False)
+    ref = reference[split]
+    torch.testing.assert_close(res.feats, ref.feats, rtol=1e-5, atol=1e-5)
+    assert res.labels.tolist() == ref.labels.tolist()
+    if split == 'test':
+        assert res.metrics == pytest.approx(ref.metrics, abs=1e-9)
+    else:
+        assert res.metrics is None  # the demo has no train_evaluator
+
+
+def run_in_process(tool_name, args, work):
+    """Run a command in this process and return its JSON result."""
+    out_dir = str(work / f'ckpt_{tool_name}')
+    module = tool(tool_name)
+    assert module.run(module.main, [*args, '--out-dir', out_dir]) == 0
+    return load_json(osp.join(out_dir, f'{tool_name}.json'))
+
+
+def class_feats(ref, *classes):
+    mask = torch.zeros_like(ref.labels, dtype=torch.bool)
+    for c in classes:
+        mask |= ref.labels == c
+    return ref.feats[mask]
+
+
+@pytest.mark.parametrize('name', ['marginal_effect', 'representative_subset',
+                                  'collection_stop', 'parent_matching'])
+def test_checkpoint_commands_use_the_runners_features(name, checkpoint,
+                                                      reference, work):
+    train, test = reference['train'], reference['test']
+    args = {
+        'marginal_effect': ['--classes', '0', '5', '--step', '20',
+                            '--order', 'dataset'],
+        'representative_subset': ['--classes', '1', '--size', '20', '--k',
+                                  '2', '--rounds', '1'],
+        'collection_stop': ['--classes', '0', '--step', '40'],
+        'parent_matching': ['--split', 'test', '--parent-split', 'train',
+                            '--children', '0', '1', '--parents', '0+2',
+                            '1+3'],
+    }[name]
+    res = run_in_process(name, [DEMO, '--checkpoint', checkpoint, *args],
+                         work)
+    assert res['space'].startswith('feature volume')
+    if name == 'marginal_effect':
+        for c in (0, 5):  # class 5 has 14 samples, fewer than a step
+            assert res['full_volumes'][str(c)] == pytest.approx(
+                float(feature_volume(class_feats(train, c))), rel=1e-4)
+        x0 = class_feats(train, 0)
+        assert res['curves']['0'][:6] == pytest.approx(
+            [float(feature_volume(x0[:m])) for m in res['sizes'][:6]],
+            rel=1e-4)
+    elif name == 'representative_subset':
+        c1 = res['classes']['1']
+        assert c1['full_volume'] == pytest.approx(
+            float(feature_volume(class_feats(train, 1))), rel=1e-4)
+        assert c1['volume'] == pytest.approx(
+            float(feature_volume(train.feats[c1['positions']])), rel=1e-4)
+    elif name == 'collection_stop':
+        x0 = class_feats(train, 0)
+        c0 = res['classes']['0']
+        assert c0['counts'] == [40, 80, 120]
+        assert c0['volumes'] == pytest.approx(
+            [float(feature_volume(x0[:m])) for m in (40, 80, 120)],
+            rel=1e-4)
+    else:
+        for child in (0, 1):
+            for parent, members in (('0+2', (0, 2)), ('1+3', (1, 3))):
+                xp = class_feats(train, *members)
+                mixed = torch.cat([xp, class_feats(test, child)])
+                assert res['ratios'][str(child)][parent] == pytest.approx(
+                    float(feature_volume(mixed) / feature_volume(xp)),
+                    rel=1e-4)
 
 
 def test_head_mismatch_is_reported_with_both_shapes(checkpoint, work,

@@ -15,6 +15,7 @@ Nothing here is specific to a task: what is read from each batch is chosen
 by the caller (classification: :mod:`mmdsb.analysis.features`).
 """
 import copy
+import os.path as osp
 import tempfile
 from typing import Callable, Optional, Sequence
 
@@ -47,6 +48,10 @@ def build_runner(cfg: Config) -> Runner:
     cfg.log_level = 'WARNING'
     with tempfile.TemporaryDirectory(prefix='mmdsb_analysis_') as work_dir:
         cfg.work_dir = work_dir
+        # A name of its own: the Runner's logger and visualizer are global
+        # instances by name, and one of another Runner (same config, same
+        # second) would write into that Runner's folder.
+        cfg.experiment_name = osp.basename(work_dir)
         if 'runner_type' in cfg:
             return RUNNERS.build(cfg)
         return Runner.from_cfg(cfg)
