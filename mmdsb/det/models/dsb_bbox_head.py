@@ -1,0 +1,163 @@
+"""DSB forms of mmdet's ``ConvFCBBoxHead`` family (paper App. L.3).
+
+A DSB box head is the wrapped head with two additions, so its arguments,
+parameters and state-dict keys are the wrapped head's:
+
+* While training, a forward pre-hook on ``fc_cls`` keeps the classifier's
+  input ``x_cls``; mmdet's ``forward`` is not repeated.
+* ``loss_and_target`` forms one bank entry per ground-truth instance with
+  sampled positive RoIs and feeds the :class:`SemanticScaleWeighter` that
+  :class:`DSBHook` attaches. The entry is the feature of the instance's own
+  ground-truth box, which the R-CNN sampler adds to the proposals
+  (``pos_is_gt``), when that RoI was sampled, else the mean feature of its
+  positive RoIs: the own box is the one view of the object that does not
+  depend on the proposals, and its positive RoIs are near-duplicates of
+  it. In the re-weighting stage the ``label_weights`` of every foreground
+  RoI are multiplied by ``a_y``; background RoIs keep weight 1 and the
+  loss's ``avg_factor`` (the number of RoIs with a positive weight) is
+  unchanged. Outside that stage the loss is exactly mmdet's.
+
+Each box head is its own consumer, so every stage of a Cascade R-CNN keeps
+its own bank.
+"""
+from typing import List, Optional
+
+import torch
+import torch.nn as nn
+from mmdet.models.roi_heads.bbox_heads import (ConvFCBBoxHead,
+                                               Shared2FCBBoxHead,
+                                               Shared4Conv1FCBBoxHead)
+from mmdet.models.task_modules.samplers import SamplingResult
+from mmdet.registry import MODELS
+from mmengine.config import ConfigDict
+from torch import Tensor
+
+from ...engine.consumer import DSBConsumer
+from .instances import (check_bank_room, checked_weighter,
+                        foreground_weights, instances_per_epoch,
+                        mean_per_instance)
+
+__all__ = [
+    'DSBBBoxHeadMixin', 'DSBConvFCBBoxHead', 'DSBShared2FCBBoxHead',
+    'DSBShared4Conv1FCBBoxHead', 'instance_features'
+]
+
+
+def instance_features(x_cls: Tensor,
+                      sampling_results: List[SamplingResult]):
+    """One ``(feature, label, image)`` per ground-truth instance with
+    sampled positive RoIs.
+
+    ``x_cls`` holds the classifier input of every sampled RoI, image by
+    image, positives first (the order of ``bbox2roi`` over the sampling
+    results' ``priors``). The image is the instance's position in the batch.
+    """
+    feats, labels, images, start = [], [], [], 0
+    for img, res in enumerate(sampling_results):
+        num_pos = res.pos_inds.numel()
+        pos = x_cls[start:start + num_pos]
+        start += res.priors.shape[0]
+        if num_pos == 0:
+            continue
+        inst, inst_labels, inverse = mean_per_instance(
+            pos, res.pos_assigned_gt_inds, res.pos_gt_labels)
+        # The sampler assigns each added ground-truth box to itself.
+        own = res.pos_is_gt.bool()
+        inst[inverse[own]] = pos[own]
+        feats.append(inst)
+        labels.append(inst_labels)
+        images.append(torch.full_like(inst_labels, img))
+    if start != x_cls.shape[0]:
+        raise RuntimeError(
+            f'the box head saw {x_cls.shape[0]} RoIs but the sampling '
+            f'results hold {start}')
+    if not feats:
+        none = x_cls.new_zeros(0, dtype=torch.long)
+        return x_cls.new_zeros(0, x_cls.shape[1]), none, none
+    return torch.cat(feats), torch.cat(labels), torch.cat(images)
+
+
+class DSBBBoxHeadMixin(DSBConsumer):
+    """Adds DSB re-weighting to a ``BBoxHead`` subclass whose classifier is
+    a linear ``fc_cls`` (see the module docstring)."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        fc_cls = getattr(self, 'fc_cls', None) if self.with_cls else None
+        if not isinstance(fc_cls, nn.Linear):
+            raise TypeError(
+                f'{type(self).__name__} needs a linear classifier fc_cls '
+                'whose input DSB can observe, got '
+                f'{type(fc_cls).__name__} (with_cls={self.with_cls}, '
+                f'cls_predictor_cfg={self.cls_predictor_cfg})')
+        self._dsb_x_cls: Optional[Tensor] = None
+        fc_cls.register_forward_pre_hook(self._keep_classifier_input)
+
+    def _keep_classifier_input(self, module: nn.Module, args: tuple) -> None:
+        if self.training:
+            self._dsb_x_cls = args[0]
+
+    def dsb_samples_per_epoch(self, dataset) -> int:
+        return instances_per_epoch(dataset)
+
+    def loss_and_target(self,
+                        cls_score: Tensor,
+                        bbox_pred: Tensor,
+                        rois: Tensor,
+                        sampling_results: List[SamplingResult],
+                        rcnn_train_cfg: ConfigDict,
+                        concat: bool = True,
+                        reduction_override: Optional[str] = None) -> dict:
+        """mmdet's ``loss_and_target`` with the DSB bank update and, in the
+        re-weighting stage, ``a_y`` on the foreground ``label_weights``.
+        The returned targets are mmdet's (unweighted)."""
+        name = type(self).__name__
+        weighter = checked_weighter(self)
+        if not concat:
+            raise ValueError(f'{name} computes its loss on concatenated '
+                             'targets (concat=True)')
+        x_cls, self._dsb_x_cls = self._dsb_x_cls, None
+        if x_cls is None or x_cls.shape[0] != cls_score.shape[0]:
+            raise RuntimeError(
+                f'{name} did not observe the input of fc_cls for the '
+                f'{cls_score.shape[0]} RoIs of this loss; the forward pass '
+                'must run fc_cls in training mode right before the loss')
+        feats, labels, images = instance_features(x_cls.detach(),
+                                                  sampling_results)
+        check_bank_room(weighter, feats.shape[0], name)
+        class_weights = weighter.observe(feats, labels, images)
+
+        targets = self.get_targets(sampling_results, rcnn_train_cfg)
+        roi_labels, label_weights, bbox_targets, bbox_weights = targets
+        if class_weights is not None:
+            label_weights = foreground_weights(label_weights, roi_labels,
+                                               class_weights,
+                                               self.num_classes)
+        losses = self.loss(
+            cls_score,
+            bbox_pred,
+            rois,
+            roi_labels,
+            label_weights,
+            bbox_targets,
+            bbox_weights,
+            reduction_override=reduction_override)
+        return dict(loss_bbox=losses, bbox_targets=targets)
+
+
+def _make_dsb_bbox_head(head_cls: type) -> type:
+    name = f'DSB{head_cls.__name__}'
+    cls = type(name, (DSBBBoxHeadMixin, head_cls), {
+        '__doc__':
+        f"mmdet's {head_cls.__name__} with Dynamic Semantic-Scale-Balanced "
+        'loss weights (see :class:`DSBBBoxHeadMixin`). Same arguments and '
+        'state-dict keys.',
+        '__module__': __name__,
+    })
+    MODELS.register_module(name=name, module=cls)
+    return cls
+
+
+DSBConvFCBBoxHead = _make_dsb_bbox_head(ConvFCBBoxHead)
+DSBShared2FCBBoxHead = _make_dsb_bbox_head(Shared2FCBBoxHead)
+DSBShared4Conv1FCBBoxHead = _make_dsb_bbox_head(Shared4Conv1FCBBoxHead)
