@@ -15,7 +15,9 @@ def read_state_dict(checkpoint: str) -> dict:
     """The state dict of a checkpoint file, without the ``module.`` prefix
     of a distributed wrapper (the prefix ``Runner.load_checkpoint``
     strips)."""
-    ckpt = CheckpointLoader.load_checkpoint(checkpoint, map_location='cpu')
+    # Logged like the Runner's own loading (quiet at its WARNING level).
+    ckpt = CheckpointLoader.load_checkpoint(
+        checkpoint, map_location='cpu', logger='current')
     state = ckpt.get('state_dict', ckpt) if isinstance(ckpt, dict) else None
     if not isinstance(state, dict):
         raise AnalysisError(f'the checkpoint {checkpoint} holds no state '

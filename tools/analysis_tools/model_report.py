@@ -142,7 +142,7 @@ def main(argv=None):
             print(f'(the config has no {args.eval_split}_evaluator: per-'
                   'class accuracy of the model\'s predictions)')
         else:
-            print(f'accuracy as computed by {accuracy["evaluator"]}: ' +
+            print(f'accuracy as computed by {accuracy["evaluator"]}:\n  ' +
                   ', '.join(f'{k} {fmt(m, 2)}'
                             for k, m in accuracy['metrics'].items()))
         names = list(corr['pearson'])
