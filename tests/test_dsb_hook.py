@@ -129,7 +129,110 @@ def test_resume_rejects_a_bank_of_another_capacity(tmp_path):
     cfg.train_dataloader.dataset.imbalance_ratio = 10  # other training set
     cfg.resume = True
     cfg.load_from = str(tmp_path / 'epoch_1.pth')
-    with pytest.raises(ValueError, match='capacity=342'):
+    with pytest.raises(ValueError, match='capacity=342 but this bank has '
+                       'capacity=503: the capacity is the number of distinct '
+                       'samples in one epoch.*training set changed'):
+        Runner.from_cfg(cfg).train()
+
+
+def read_log(runner) -> str:
+    with open(osp.join(runner.log_dir, f'{runner.timestamp}.log')) as f:
+        return f.read()
+
+
+def test_resume_without_a_saved_bank_fills_it_again(tmp_path):
+    Runner.from_cfg(digits_cfg(tmp_path, max_epochs=1)).train()
+    # A checkpoint of a run without DSB: the same, less the bank.
+    ckpt = torch.load(tmp_path / 'epoch_1.pth', weights_only=False)
+    del ckpt['dsb_bank']
+    torch.save(ckpt, tmp_path / 'plain.pth')
+    recorder = Recorder()
+    cfg = digits_cfg(tmp_path / 'resumed', max_epochs=3, warmup_epochs=1)
+    cfg.resume, cfg.load_from = True, str(tmp_path / 'plain.pth')
+    runner = train(cfg, recorder)
+    n = ITERS_PER_EPOCH
+    # Epoch 2 grows the empty bank to one epoch, without evicting; epoch 3
+    # re-weights from the full bank.
+    assert recorder.sizes[:n] == [min(BATCH * (i + 1), N_TRAIN)
+                                  for i in range(n)]
+    assert recorder.stages == [1] * n + [3] * n
+    log = read_log(runner)
+    assert log.count('the checkpoint has no feature bank') == 1
+    assert 'stage 1 starts at epoch 2, iteration 12' in log
+    assert 'stage 3 starts at epoch 3, iteration 23' in log
+
+
+def test_bank_grows_until_full_even_in_later_stages(tmp_path):
+    # A bank set up below capacity in stage 2 grows instead of evicting.
+    cfg = digits_cfg(tmp_path, max_epochs=1)
+    runner = Runner.from_cfg(cfg)
+    runner.train()
+    weighter = runner.model.head.dsb_weighter
+    weighter.init_bank(100, 10, torch.device('cpu'))
+    weighter.stage = 2
+    for i in range(4):
+        weighter.observe(torch.randn(32, 120), torch.arange(32) % 10)
+    assert len(weighter.bank) == 100
+    assert weighter.bank.counts.sum().item() == 100
+
+
+def test_repeated_augmentation_sampler_keeps_one_epoch(tmp_path):
+    # RepeatAugSampler reports three times the samples it yields.
+    recorder = Recorder()
+    cfg = digits_cfg(tmp_path, max_epochs=2, warmup_epochs=1)
+    cfg.train_dataloader.sampler = dict(type='RepeatAugSampler',
+                                        shuffle=True)
+    runner = train(cfg, recorder)
+    n = ITERS_PER_EPOCH
+    assert runner.model.head.dsb_weighter.bank.capacity == N_TRAIN
+    assert recorder.stages == [1] * n + [3] * n
+    assert recorder.sizes[n - 1] == N_TRAIN
+
+
+def test_summary_names_classes_beyond_the_dataset(tmp_path):
+    # A head with more classes than the dataset names (12 vs. 10).
+    cfg = digits_cfg(tmp_path, max_epochs=1)
+    cfg.model.head.num_classes = 12
+    cfg.val_cfg = cfg.val_dataloader = cfg.val_evaluator = None
+    runner = Runner.from_cfg(cfg)
+    runner.train()
+    import json
+    with open(osp.join(runner.log_dir, 'dsb_semantic_scales.json')) as f:
+        table = json.load(f)
+    assert table['classes'] == [str(i) for i in range(12)]
+    assert table['count'][10:] == [0, 0]
+
+
+def test_empty_training_set_is_named(tmp_path):
+    from fixtures import write_image_list
+    data = tmp_path / 'data'
+    write_image_list(str(data), [2, 2], name='val.txt')
+    (data / 'train.txt').write_text('')
+    cfg = digits_cfg(tmp_path)
+    # (mmengine's serialisation of a dataset fails on an empty list before
+    # any hook runs; without it, DSBHook names the problem.)
+    cfg.train_dataloader.dataset = dict(
+        type='CustomDataset', data_root=str(data), ann_file='train.txt',
+        serialize_data=False,
+        pipeline=[dict(type='LoadImageFromFile'), dict(type='PackInputs')])
+    with pytest.raises(ValueError, match='the training set '
+                       r'\(CustomDataset\) is empty'):
+        Runner.from_cfg(cfg).train()
+
+
+def test_out_of_range_label_names_the_image(tmp_path):
+    from fixtures import write_image_list
+    data = tmp_path / 'data'
+    # Eleven folders for a ten-class head: label 10 is out of range.
+    write_image_list(str(data), [3] * 10 + [1], name='train.txt')
+    cfg = digits_cfg(tmp_path)
+    cfg.train_dataloader.dataset = dict(
+        type='CustomDataset', data_root=str(data), ann_file='train.txt',
+        pipeline=[dict(type='LoadImageFromFile', color_type='grayscale'),
+                  dict(type='PackInputs')])
+    cfg.train_dataloader.batch_size = 31
+    with pytest.raises(ValueError, match=r'\[0, 10\) of the head, got: '
+                       r'\S+010/train_0000.png \(label 10\)'):
         Runner.from_cfg(cfg).train()
 
 
@@ -186,10 +289,21 @@ train_cfg = dict(max_epochs=2)
     assert weights.max() > 1.2 * weights.min()
 
 
-def test_hook_does_not_disturb_a_copied_model(tmp_path):
+def test_model_copies_share_the_bank(tmp_path):
     cfg = digits_cfg(tmp_path, max_epochs=2, warmup_epochs=1)
     runner = Runner.from_cfg(cfg)
     runner.train()
-    # The weighter is a plain attribute, not state: copies stay light.
+    # The weighter is a plain attribute, not state, and a copy (EMA,
+    # deepcopy) shares it: the pool is never duplicated.
     clone = copy.deepcopy(runner.model)
     assert 'dsb' not in ''.join(clone.state_dict().keys())
+    weighter = runner.model.head.dsb_weighter
+    assert clone.head.dsb_weighter is weighter
+    assert clone.head.dsb_weighter.bank.feats.data_ptr() == \
+        weighter.bank.feats.data_ptr()
+    assert clone.head.fc.weight.data_ptr() != \
+        runner.model.head.fc.weight.data_ptr()
+    # A fresh copy has the settings and no pool.
+    fresh = weighter.fresh_copy()
+    assert fresh.bank is None and fresh.alpha == weighter.alpha
+    assert weighter.bank is not None

@@ -68,10 +68,13 @@ class InvalidLossHook(Hook):
 
     @staticmethod
     def _terms(outputs: Optional[dict]) -> str:
-        return ', '.join(f'{k}={float(v):.4g}'
-                         for k, v in (outputs or {}).items()
-                         if isinstance(v, (int, float, torch.Tensor))
-                         and torch.as_tensor(v).numel() == 1)
+        """The loss terms of the step (``outputs``: the model's log
+        variables), e.g. ``loss=nan, loss_cls=nan``."""
+        return ', '.join(
+            f'{k}={float(torch.as_tensor(v).detach()):.4g}'
+            for k, v in (outputs or {}).items()
+            if isinstance(v, (int, float, torch.Tensor))
+            and torch.as_tensor(v).numel() == 1)
 
     def after_train_iter(self,
                          runner,
@@ -92,7 +95,8 @@ class InvalidLossHook(Hook):
                 self._skipped_total += 1
             return
         loss = (outputs or {}).get('loss')
-        bad = loss is not None and not math.isfinite(float(loss))
+        bad = loss is not None and not math.isfinite(
+            float(torch.as_tensor(loss).detach()))
         if _any_rank(bad):
             raise RuntimeError(
                 f'the training loss is not finite at {where} on '
