@@ -311,6 +311,18 @@ def test_tool_features_are_the_runners_pre_logits(checkpoint, reference,
         assert res.metrics is None  # the demo has no train_evaluator
 
 
+def test_init_cfg_is_not_applied_over_the_checkpoint(checkpoint, reference,
+                                                     work):
+    """As in the Runner's test(), a Pretrained init_cfg (here a file that
+    does not exist) is never run: the weights are the checkpoint's."""
+    cfg = load_config(DEMO, {'model.init_cfg': dict(
+        type='Pretrained', checkpoint=str(work / 'missing.pth'))})
+    res = split_features(RunnerModel(cfg, checkpoint), 'test',
+                         progress=False)
+    torch.testing.assert_close(res.feats, reference['test'].feats,
+                               rtol=1e-5, atol=1e-5)
+
+
 def run_in_process(tool_name, args, work):
     """Run a command in this process and return its JSON result."""
     out_dir = str(work / f'ckpt_{tool_name}')
