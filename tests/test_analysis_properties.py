@@ -8,9 +8,9 @@ import torch
 
 from mmdsb.analysis import (ClassStats, class_table, collection_curve,
                             correlations, effective_number, marginal_curves,
-                            parent_ratios, pearson, per_class_accuracy,
-                            pizza_subset, prefix_volumes, size_grid,
-                            subset_volumes)
+                            overall_accuracy, parent_ratios, pearson,
+                            per_class_accuracy, pizza_subset, prefix_volumes,
+                            size_grid, subset_volumes)
 from mmdsb.semantic_scale import (class_volumes, feature_volume,
                                   semantic_scales)
 
@@ -213,3 +213,6 @@ def test_small_helpers():
     gts = torch.tensor([0, 1, 1, 1, 2, 2])
     assert per_class_accuracy(preds, gts, 4) == pytest.approx(
         [100.0, 200 / 3, 50.0, None])
+    # Class 3 has no samples: left out of the class average.
+    assert overall_accuracy(preds, gts, 4) == pytest.approx(dict(
+        class_averaged=(100 + 200 / 3 + 50) / 3, image_averaged=400 / 6))
