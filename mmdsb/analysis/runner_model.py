@@ -28,7 +28,7 @@ from mmengine.runner.amp import autocast
 from mmengine.runner.loops import _update_losses
 
 from .checkpoint import check_state_dict, read_state_dict
-from .data import build_dataset, eval_pipeline
+from .data import AnalysisError, build_dataset, eval_pipeline
 
 # Hook of one batch: ``(data_batch, outputs)`` after ``model.test_step``.
 BatchHook = Callable[[dict, Sequence], None]
@@ -37,8 +37,9 @@ BatchHook = Callable[[dict, Sequence], None]
 def build_runner(cfg: Config) -> Runner:
     """The Runner of ``cfg`` for a single process, without a checkpoint.
 
-    Its work folder is temporary: the Runner writes a log and a copy of the
-    config there when it is built, and nothing later."""
+    Its work folder is temporary: the Runner writes a copy of the config
+    and opens its log file there when it is built; the folder is removed
+    right after, and later messages still reach the console."""
     cfg = copy.deepcopy(cfg)
     cfg.launcher = 'none'
     cfg.load_from = None
@@ -52,9 +53,14 @@ def build_runner(cfg: Config) -> Runner:
         # instances by name, and one of another Runner (same config, same
         # second) would write into that Runner's folder.
         cfg.experiment_name = osp.basename(work_dir)
-        if 'runner_type' in cfg:
-            return RUNNERS.build(cfg)
-        return Runner.from_cfg(cfg)
+        try:
+            if 'runner_type' in cfg:
+                return RUNNERS.build(cfg)
+            return Runner.from_cfg(cfg)
+        except Exception as err:
+            raise AnalysisError(
+                'could not build the model of the config as mmengine\'s '
+                f'Runner does: {type(err).__name__}: {err}') from err
 
 
 class RunnerModel:
