@@ -76,6 +76,19 @@ def test_faster_rcnn_reaches_reweighting_with_one_entry_per_instance(
     assert math.isfinite(loss)
 
 
+def test_before_reweighting_training_is_mmdets(digits, tmp_path):
+    # Stage 1 (the first epoch) of the DSB detector and mmdet's plain one,
+    # from the same seed, end with the same weights.
+    dsb = train(faster_rcnn(), digits, tmp_path / 'dsb', max_epochs=1)
+    assert dsb_heads(dsb)[0].dsb_weighter.stage == 1
+    plain = train(faster_rcnn(bbox_head('Shared2FCBBoxHead')), digits,
+                  tmp_path / 'plain', max_epochs=1, custom_hooks=[])
+    ours, theirs = dsb.model.state_dict(), plain.model.state_dict()
+    assert ours.keys() == theirs.keys()
+    for key in ours:
+        assert torch.equal(ours[key], theirs[key]), key
+
+
 FORMS = {
     'mask_rcnn': (mask_rcnn, dict(with_mask=True)),
     'seesaw': (lambda: faster_rcnn(bbox_head(loss_cls=dict(
