@@ -159,3 +159,33 @@ def test_generated_heads_keep_the_wrapped_head_state_dict(name):
     head = MODELS.build(cfg)
     plain = MODELS.build(dict(cfg, type=name[3:]))
     assert head.state_dict().keys() == plain.state_dict().keys()
+
+
+def test_weights_and_weighted_loss_are_float32_under_bf16_autocast():
+    plain, dsb, weighter = make_heads()
+    fill(weighter, dsb)
+    weighter.stage = 3
+    feats, samples = batch(seed=7)
+    seen = {}
+
+    def record(module, args, kwargs):
+        seen.update(score=args[0].dtype, weight=kwargs['weight'])
+
+    dsb.loss_module.register_forward_pre_hook(record, with_kwargs=True)
+    with torch.autocast('cpu', dtype=torch.bfloat16):
+        loss = dsb.loss(feats, samples)['loss']
+        logits = plain(feats)
+    assert seen['score'] == logits.dtype == torch.bfloat16
+    assert seen['weight'].dtype == torch.float32
+    assert loss.dtype == torch.float32
+    # Reference in float64 from the same bf16 logits and the float64 class
+    # weights: quantising the weights to bf16 (steps of 2^-9) would be off
+    # by about 1e-3.
+    pool_feats, pool_labels = pooled(weighter)
+    a = dsb_weights(semantic_scales(pool_feats, pool_labels, C, alpha=2.0))
+    labels = torch.cat([s.gt_label for s in samples])
+    per_sample = F.cross_entropy(logits.double(), labels, reduction='none')
+    expected = (a[labels] * per_sample).mean().item()
+    assert loss.item() == pytest.approx(expected, rel=2e-6)
+    quantised = (a[labels].bfloat16().double() * per_sample).mean().item()
+    assert abs(quantised - expected) > 1e-5 * expected

@@ -5,7 +5,8 @@ import pytest
 import torch
 
 from mmdsb.semantic_scale import (class_volumes, dsb_weights, feature_volume,
-                                  semantic_scales)
+                                  scales_from_volumes, semantic_scales,
+                                  usable)
 
 
 def reference_volume(x: np.ndarray, eps: float = 1.0) -> float:
@@ -113,3 +114,53 @@ def test_dsb_weights_normalisation_fallback_and_cap():
 def test_bad_input_is_named(call, message):
     with pytest.raises(ValueError, match=message):
         call()
+
+
+@pytest.mark.parametrize('noise', [1e-9, -1e-9, 0.0])
+def test_collapsed_volume_of_either_sign_is_no_scale(noise):
+    # Features collapsed to one point have a volume of rounding size whose
+    # sign is chance; it must not give a weight C times the others'.
+    volumes = torch.tensor([40.0, 20.0, 10.0, noise], dtype=torch.float64)
+    scales = scales_from_volumes(volumes, interclass=False)
+    assert scales.tolist() == [1.0, 0.5, 0.25, 0.0]
+    weights = dsb_weights(scales)
+    # Hand computation: 1/S = 1, 2, 4; the collapsed class gets the largest.
+    assert weights.tolist() == pytest.approx(
+        [x * 4 / 11 for x in (1, 2, 4, 4)], rel=1e-12)
+    # Scales themselves with a rounding-size entry, on both sides of zero.
+    assert dsb_weights(torch.tensor([1.0, 0.5, 0.25, noise])).tolist() == \
+        pytest.approx([x * 4 / 11 for x in (1, 2, 4, 4)], rel=1e-12)
+
+
+def test_usable_tolerance_is_relative_to_the_largest():
+    volumes = torch.tensor([2e-7, 1.0, 3e-6, -1.0, float('nan')])
+    assert usable(volumes).tolist() == [False, True, True, False, False]
+    # Scaled down by 1e-6 together, the same classes stay usable.
+    assert usable(volumes * 1e-6).tolist() == [False, True, True, False,
+                                               False]
+    assert usable(volumes, rtol=0).tolist() == [True, True, True, False,
+                                                False]
+    with pytest.raises(ValueError, match='rtol'):
+        usable(volumes, rtol=1.0)
+
+
+def test_exactly_collapsed_class_in_the_bank_gets_the_fallback_weight():
+    from mmdsb.engine import SemanticScaleWeighter
+    g = torch.Generator().manual_seed(0)
+    weighter = SemanticScaleWeighter(bank_dim=8, interclass=False)
+    weighter.init_bank(capacity=90, num_classes=3, device='cpu')
+    # Class 2: 30 copies of one point (on both sides of zero); its volume
+    # is rounding noise around 0.
+    point = torch.tensor([[3.7, -1.3, 0.1, -9.9, 5.5, -0.2, 2.4, -4.1]])
+    labels = torch.tensor([0] * 30 + [1] * 30 + [2] * 30)
+    feats = torch.cat([torch.randn(30, 8, generator=g),
+                       2 * torch.randn(30, 8, generator=g),
+                       point.expand(30, 8)])
+    weighter.observe(feats, labels)
+    volumes = weighter.bank.volumes()
+    assert abs(volumes[2]) < 1e-6 * volumes.max()
+    weights = weighter.class_weights()
+    s = [volumes[0] / volumes[1], 1.0]  # S of classes 0 and 1
+    expected = torch.tensor([1 / s[0], 1 / s[1], 1 / s[0]])
+    expected *= 3 / expected.sum()
+    assert weights.tolist() == pytest.approx(expected.tolist(), rel=1e-9)
