@@ -136,3 +136,14 @@ def test_resume_restores_the_bank_exactly(digits, tmp_path):
         assert saved.numel() > 0
         assert torch.equal(saved, restored)
     assert dsb_heads(runner)[0].dsb_weighter.stage == 3
+
+
+def test_clear_errors_for_hook_settings_that_do_not_fit(digits, tmp_path):
+    hook = dict(dsb_hook(), num_classes=5)
+    with pytest.raises(ValueError, match='DSBHook has num_classes=5 but '
+                       'DSBShared2FCBBoxHead'):
+        train(faster_rcnn(), digits, tmp_path / 'classes', hook=hook)
+    hook = dict(dsb_hook(), capacity=1)
+    with pytest.raises(ValueError, match='instances in one iteration but '
+                       'the DSB feature bank holds only 1'):
+        train(faster_rcnn(), digits, tmp_path / 'capacity', hook=hook)
