@@ -87,8 +87,39 @@ def test_per_class_correlations_from_feature_dump(tmp_path):
     res = run(metric, samples(GT, PRED, 4))
     assert res['per_class/pearson_N'] == pytest.approx(
         -25 / np.sqrt(14 / 3 * 1250))
-    for key in ('E_n', 'W', "S'", 'S(alpha=2)'):
-        assert -1 <= res[f'per_class/pearson_{key}'] <= 1
+    # Every other column by hand, in numpy: E_n with beta = 0.999, volumes
+    # (eps = 1) from the eigenvalues of the biased covariance, S' = the
+    # max-normalised volume, W = log2(alpha + W') with W' the
+    # max-normalised summed distance between class centres, S = S' W.
+    x, y = feats.double().numpy(), labels.numpy()
+    acc = np.array([75.0, 50.0, 100.0])
+    n = np.array([5.0, 3.0, 2.0])
+    vol, centres = [], []
+    for c in range(3):
+        xc = x[y == c] - x[y == c].mean(0)
+        eig = np.linalg.eigvalsh(np.eye(3) + 3 * xc.T @ xc / len(xc))
+        vol.append(0.5 * np.log2(eig).sum())
+        centres.append(x[y == c].mean(0))
+    s_prime = np.array(vol) / max(vol)
+    w = np.array([sum(np.linalg.norm(a - b) for b in centres)
+                  for a in centres])
+    w_prime = w / w.max()
+
+    def r(series):
+        return np.corrcoef(series, acc)[0, 1]
+
+    expected = {
+        'E_n': r((1 - 0.999**n) / (1 - 0.999)),
+        'W': r(np.log2(2 + w_prime)),
+        "S'": r(s_prime),
+    }
+    for a in (1, 1.5, 2, 2.5, 3):
+        expected[f'S(alpha={a:g})'] = r(s_prime * np.log2(a + w_prime))
+    for key, value in expected.items():
+        assert res[f'per_class/pearson_{key}'] == pytest.approx(
+            value, abs=1e-9), key
+    # The columns differ, so a mix-up would show.
+    assert len({round(v, 6) for v in expected.values()}) == len(expected)
     torch.save(dict(feats=feats), path)
     metric = METRICS.build(dict(type='PerClassAccuracy', num_classes=4,
                                 out_file='', feature_file=path))
