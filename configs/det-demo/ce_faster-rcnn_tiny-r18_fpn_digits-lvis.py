@@ -16,7 +16,9 @@ model = dict(
     backbone=dict(
         depth=18,
         base_channels=16,
-        num_stages=3,
+        num_stages=3,  # strides 4, 8, 16 suit 64 px images
+        strides=(1, 2, 2),
+        dilations=(1, 1, 1),
         out_indices=(0, 1, 2),
         frozen_stages=-1,
         norm_eval=False,  # trained from scratch: BN statistics must learn
@@ -44,13 +46,16 @@ model = dict(
 
 dataset_type = 'LVISV1Dataset'
 data_root = 'data/digits_lvis/'
+# The images are 64 x 64 already; Resize records the scale factor.
 train_pipeline = [
     dict(type='LoadImageFromFile'),
     dict(type='LoadAnnotations', with_bbox=True),
+    dict(type='Resize', scale=(64, 64), keep_ratio=True),
     dict(type='PackDetInputs')
 ]
 test_pipeline = [
     dict(type='LoadImageFromFile'),
+    dict(type='Resize', scale=(64, 64), keep_ratio=True),
     dict(type='LoadAnnotations', with_bbox=True),
     dict(
         type='PackDetInputs',
