@@ -11,6 +11,7 @@ try:
 except ImportError as error:  # mmcv-lite has no compiled ops
     raise ImportError(
         'mmdsb.det needs mmdet 3.3 and mmcv 2.1 with its compiled ops '
-        f'({error}); install them with: bash tools/install.sh --det') from error
+        f'({error}); install them with: bash tools/install.sh --det'
+    ) from error
 
 from . import datasets, models  # noqa: E402,F401
