@@ -15,6 +15,8 @@ from mmengine.config import DictAction
 
 from .data import (AnalysisError, build_dataset, class_names, load_config,
                    sample_vectors)
+from .det_data import crop_vectors, frequency_groups, is_detection
+from .det_features import is_detector, split_instance_features
 from .features import split_features
 from .runner_model import RunnerModel
 
@@ -88,13 +90,19 @@ class Vectors:
     class ``names``, the ``dataset``, a description of the ``space`` and,
     for features of a checkpoint, the model's ``preds`` and, when the split
     was evaluated, the evaluator's ``metrics`` and its description
-    ``evaluator``."""
+    ``evaluator``. For detection (one sample per ground-truth instance)
+    ``detection`` is set, ``groups`` holds the LVIS frequency group of each
+    class (``None`` without LVIS categories) and ``missing`` the instances
+    without a feature."""
 
     def __init__(self, dataset, x, labels, names, space, preds=None,
-                 metrics=None, evaluator=None):
+                 metrics=None, evaluator=None, detection=False, missing=0):
         self.dataset, self.x, self.labels = dataset, x, labels
         self.names, self.space, self.preds = names, space, preds
         self.metrics, self.evaluator = metrics, evaluator
+        self.detection, self.missing = detection, missing
+        self.groups = frequency_groups(dataset, len(names)) \
+            if detection else None
 
     @property
     def num_classes(self) -> int:
@@ -112,8 +120,16 @@ def load_model(args, cfg) -> Optional[RunnerModel]:
 def load_vectors(args, cfg, split: str, model: Optional[RunnerModel] = None,
                  evaluate: bool = False) -> Vectors:
     """Sample vectors of ``split``, or the features of ``model`` (see
-    :func:`load_model`); ``evaluate`` also runs the split's evaluator."""
-    if model is not None:
+    :func:`load_model`); ``evaluate`` also runs the split's evaluator.
+    For an mmdet config the samples are the ground-truth instances: their
+    box crops, or the detector's instance features."""
+    if model is not None and is_detector(model.model):
+        res = split_instance_features(model, split, args.workers, evaluate)
+        dataset, x, labels = res.dataset, res.feats, res.labels
+        extra = dict(metrics=res.metrics, evaluator=res.evaluator,
+                     detection=True, missing=res.missing)
+        space = f'feature volume ({res.space}, {model.checkpoint})'
+    elif model is not None:
         res = split_features(model, split, args.workers, evaluate)
         dataset, x, labels = res.dataset, res.feats, res.labels
         extra = dict(preds=res.preds, metrics=res.metrics,
@@ -121,10 +137,16 @@ def load_vectors(args, cfg, split: str, model: Optional[RunnerModel] = None,
         space = f'feature volume (pre-logits of {model.checkpoint})'
     else:
         dataset = build_dataset(cfg, split, pipeline=[])
-        x, labels = sample_vectors(dataset, args.image_size, args.workers)
-        extra = {}
         s = args.image_size
-        space = f'sample volume ({s}x{s}x3 pixels)'
+        if is_detection(dataset):
+            x, labels = crop_vectors(dataset, args.image_size)
+            extra = dict(detection=True)
+            space = f'sample volume of ground-truth crops ({s}x{s}x3 pixels)'
+        else:
+            x, labels = sample_vectors(dataset, args.image_size,
+                                       args.workers)
+            extra = {}
+            space = f'sample volume ({s}x{s}x3 pixels)'
     names = class_names(dataset, labels)
     return Vectors(dataset, x.to(args.device), labels.to(args.device),
                    names, space, **extra)

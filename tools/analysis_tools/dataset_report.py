@@ -7,6 +7,11 @@ Every image is resized to SIZE x SIZE x 3 and flattened; per class the
 report gives N, the effective number E_n, the volume, S', W and S, and
 names the weakest classes by S and by N. Writes dataset_report.json,
 dataset_report.csv and dataset_report.png (N against S per class).
+
+On an mmdet config a sample is a ground-truth instance: the crop of its
+box, resized the same way. The table then also gives each class's LVIS
+frequency group (r, c, f) and names the rare classes whose S lies above
+the median and the frequent ones whose S lies below it.
 """
 import os.path as osp
 import sys
@@ -17,6 +22,8 @@ from mmdsb.analysis import plots
 from mmdsb.analysis.cli import (base_parser, format_table, load_vectors,
                                 report_warnings, run, setup, write_csv,
                                 write_json)
+from mmdsb.analysis.det_report import (DET_TABLE_COLUMNS, add_groups,
+                                       group_summary, summary_lines)
 from mmdsb.analysis.report import TABLE_COLUMNS
 
 
@@ -46,11 +53,17 @@ def main(argv=None):
         image_size=args.image_size, eps=args.eps, alpha=args.alpha,
         beta=args.beta, num_samples=len(v.labels), **report)
 
+    columns = TABLE_COLUMNS
+    if v.detection:
+        columns = DET_TABLE_COLUMNS
+        add_groups(report['classes'], v.groups)
+        result['frequency_groups'] = group_summary(report['classes'])
+
     stem = osp.join(out_dir, 'dataset_report')
-    rows = [[r[c] for c in TABLE_COLUMNS] for r in report['classes']]
+    rows = [[r[c] for c in columns] for r in report['classes']]
     files = [
         write_json(stem + '.json', result),
-        write_csv(stem + '.csv', TABLE_COLUMNS, rows),
+        write_csv(stem + '.csv', columns, rows),
         plots.counts_and_scales(
             v.names, [r['N'] for r in report['classes']],
             [r['S'] for r in report['classes']], stem + '.png',
@@ -59,9 +72,11 @@ def main(argv=None):
     ]
     print(f'{v.space}, {len(v.labels)} samples, {v.num_classes} classes, '
           f'alpha={args.alpha:g}')
-    print(format_table(TABLE_COLUMNS, rows))
+    print(format_table(columns, rows))
     print('weakest by S:', ', '.join(report['weakest_by_S']) or '-')
     print('weakest by N:', ', '.join(report['weakest_by_N']) or '-')
+    if v.detection and v.groups:
+        print('\n'.join(summary_lines(result['frequency_groups'])))
     print('wrote', ', '.join(files))
 
 

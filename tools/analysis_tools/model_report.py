@@ -15,6 +15,15 @@ tools/test.py prints for the test split) and the Pearson correlations of
 accuracy with N, E_n, W, S' and S for each alpha. Writes model_report.json,
 model_report.csv, model_report.png and, with --eval-split,
 model_report_scatter.png.
+
+On an mmdet config a sample is a ground-truth instance and its feature is
+what the detector's classifier sees (see mmdsb.analysis.det_features: the
+input of the box head's fc_cls for the ground-truth box's RoI, or the
+RetinaNet classification tower at the instance's positive anchors). The
+table gives each class's LVIS frequency group; with --eval-split the
+report holds the metrics of the config's evaluator (AP, APr, APc, APf for
+LVISMetric), per-class AP in place of accuracy and the Pearson
+correlations of per-class AP with N, E_n, W, S' and S.
 """
 import os.path as osp
 import sys
@@ -30,6 +39,9 @@ from mmdsb.analysis.cli import (base_parser, fmt, format_table, load_model,
                                 load_vectors, report_warnings, run, setup,
                                 write_csv, write_json)
 from mmdsb.analysis.data import AnalysisError
+from mmdsb.analysis.det_features import per_class_ap
+from mmdsb.analysis.det_report import (DET_TABLE_COLUMNS, add_groups,
+                                       group_summary, summary_lines)
 from mmdsb.analysis.report import TABLE_COLUMNS
 
 
@@ -73,6 +85,9 @@ def main(argv=None):
         space=v.space, feature_dim=int(v.x.shape[1]), eps=args.eps,
         alpha=args.alpha, beta=args.beta, num_samples=len(v.labels),
         **report)
+    if v.detection:
+        return detection_report(args, cfg, out_dir, model, v, stats, report,
+                                result)
 
     columns = list(TABLE_COLUMNS)
     corr = None
@@ -149,6 +164,70 @@ def main(argv=None):
         print(f'Pearson correlation with {args.eval_split} accuracy over '
               f'{corr["classes_used"]} classes:')
         print(format_table(names, [[corr['pearson'][k] for k in names]]))
+    print('wrote', ', '.join(files))
+
+
+def detection_report(args, cfg, out_dir, model, v, stats, report, result):
+    """The model report of an mmdet config: instance features, LVIS
+    groups and, with --eval-split, the evaluator's AP."""
+    add_groups(report['classes'], v.groups)
+    result.update(missing_features=v.missing,
+                  frequency_groups=group_summary(report['classes']))
+    if v.missing:
+        report['warnings'].append(
+            f'{v.missing} ground-truth instance(s) have no positive anchor '
+            'and no feature; they are left out')
+    columns = list(DET_TABLE_COLUMNS)
+    corr = None
+    if args.eval_split:
+        ev = v if args.eval_split == args.split else load_vectors(
+            args, cfg, args.eval_split, model, evaluate=True)
+        if ev.metrics is None:
+            raise AnalysisError(
+                f'the config has no {args.eval_split}_evaluator: a detector '
+                'is evaluated by it (pick --eval-split val or test)')
+        ap = per_class_ap(ev.metrics, v.names)
+        result.update(eval_split=args.eval_split, evaluator=ev.evaluator,
+                      metrics=plain(ev.metrics), per_class_ap=ap)
+        if ap is not None:
+            for row, a in zip(report['classes'], ap):
+                row['AP'] = a
+            columns.append('AP')
+            corr = correlations(stats, ap, args.alpha, args.alphas,
+                                args.beta)
+            result['correlations'] = corr
+    report_warnings(report['warnings'])
+
+    stem = osp.join(out_dir, 'model_report')
+    rows = [[r.get(c) for c in columns] for r in report['classes']]
+    files = [
+        write_json(stem + '.json', result),
+        write_csv(stem + '.csv', columns, rows),
+        plots.counts_and_scales(
+            v.names, [r['N'] for r in report['classes']],
+            [r['S'] for r in report['classes']], stem + '.png',
+            f'{osp.basename(args.checkpoint)} ({args.split}): N and S '
+            '(instance feature volume)')
+    ]
+    print(f'{v.space}, {len(v.labels)} instances, {v.num_classes} '
+          f'classes, dim {v.x.shape[1]}, alpha={args.alpha:g}')
+    print(format_table(columns, rows))
+    print('weakest by S:', ', '.join(report['weakest_by_S']) or '-')
+    print('weakest by N:', ', '.join(report['weakest_by_N']) or '-')
+    if v.groups:
+        print('\n'.join(summary_lines(result['frequency_groups'])))
+    if args.eval_split:
+        overall = {k: m for k, m in result['metrics'].items()
+                   if not k.endswith('_precision')}
+        print(f'{ev.evaluator}:\n  ' +
+              ', '.join(f'{k} {fmt(m, 3)}' for k, m in overall.items()))
+        if corr is None:
+            print('(the evaluator gives no per-class AP: no correlations)')
+        else:
+            names = list(corr['pearson'])
+            print(f'Pearson correlation with per-class {args.eval_split} AP'
+                  f' over {corr["classes_used"]} classes:')
+            print(format_table(names, [[corr['pearson'][k] for k in names]]))
     print('wrote', ', '.join(files))
 
 
