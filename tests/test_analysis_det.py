@@ -17,10 +17,11 @@ from mmengine.runner import Runner
 from mmengine.structures import InstanceData
 
 import mmdsb.det  # noqa: F401
-from det_models import faster_rcnn, runner_cfg
+from det_models import faster_rcnn, retinanet, runner_cfg
 from mmdsb.analysis import RunnerModel, load_config
 from mmdsb.analysis.det_features import split_instance_features
 from mmdsb.det.datasets import write_digits_lvis
+from mmdsb.engine.weighter import SemanticScaleWeighter
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 TOOLS = osp.join(REPO, 'tools', 'analysis_tools')
@@ -57,14 +58,12 @@ def digits(tmp_path_factory):
                              frequency_thresholds=(3, 10))
 
 
-def write_config(digits, work_dir) -> str:
+def write_config(digits, work_dir, model, max_epochs=2) -> str:
     """A complete mmdet config file: training on the digit set, testing on
     its validation split with LVISMetric."""
-    cfg = runner_cfg(faster_rcnn(), digits, str(work_dir / 'train'),
-                     max_epochs=2, checkpoint=True)
-    cfg['train_cfg']['val_begin'] = 3  # no validation while training
-    # Keep low-scoring boxes: a briefly trained detector still gets an AP.
-    cfg['model']['test_cfg']['rcnn']['score_thr'] = 0.0
+    cfg = runner_cfg(model, digits, str(work_dir / 'train'),
+                     max_epochs=max_epochs, checkpoint=True)
+    cfg['train_cfg']['val_begin'] = max_epochs + 1  # no validation
     test_loader = dict(
         batch_size=2,
         num_workers=0,
@@ -94,7 +93,10 @@ def write_config(digits, work_dir) -> str:
 def trained(digits, tmp_path_factory):
     """The config file and the checkpoint of its Runner's training."""
     work = tmp_path_factory.mktemp('det_analysis')
-    path = write_config(digits, work)
+    model = faster_rcnn()
+    # Keep low-scoring boxes: a briefly trained detector still gets an AP.
+    model['test_cfg']['rcnn']['score_thr'] = 0.0
+    path = write_config(digits, work, model)
     cfg = Config.fromfile(path)
     Runner.from_cfg(cfg).train()
     return path, str(work / 'train' / 'epoch_2.pth')
@@ -225,3 +227,53 @@ def test_model_report_uses_fc_cls_inputs_and_the_runners_ap(
     assert out['correlations']['pearson']['N'] == pytest.approx(
         np.corrcoef([rows[i]['N'] for i in kept],
                     [rows[i]['AP'] for i in kept])[0, 1])
+
+
+def test_retinanet_features_are_the_dsb_heads_bank_entries(
+        digits, tmp_path):
+    """RetinaNet: the tool's instance features equal what the DSB
+    RetinaHead itself puts into its bank for the same images (mean tower
+    output at the positive anchors), computed with the checkpoint's
+    weights and the Runner's model in eval mode."""
+    config = write_config(digits, tmp_path, retinanet(), max_epochs=1)
+    cfg = Config.fromfile(config)
+    runner = Runner.from_cfg(cfg)
+    runner.train()
+    checkpoint = str(tmp_path / 'train' / 'epoch_1.pth')
+    model = runner.model.eval()
+    head = model.bbox_head
+    weighter = SemanticScaleWeighter(bank_dim=16)
+    weighter.init_bank(1000, 10, torch.device('cpu'))
+    head.dsb_weighter = weighter  # stage 1: the loss only fills the bank
+    train_set = dict(cfg.train_dataloader.dataset, pipeline=TEST_PIPELINE)
+    loader = Runner.build_dataloader(
+        dict(cfg.test_dataloader, dataset=train_set))
+    with torch.no_grad():
+        for batch in loader:
+            data = model.data_preprocessor(batch, False)
+            x = model.extract_feat(data['inputs'])
+            head.train()  # the head keeps its tower output in training
+            head.loss(x, data['data_samples'])
+            head.eval()
+    feats, labels = weighter.bank.ordered()
+
+    res = split_instance_features(
+        RunnerModel(load_config(config), checkpoint), 'train',
+        progress=False)
+    assert res.missing == 0
+    ann_labels = [a['category_id'] - 1 for a in
+                  load_json(digits['train_ann_file'])['annotations']]
+    assert res.labels.tolist() == labels.tolist() == ann_labels
+    torch.testing.assert_close(res.feats, feats, rtol=1e-5, atol=1e-5)
+
+
+def test_a_test_pipeline_without_boxes_is_named(trained, tmp_path, capsys):
+    config, checkpoint = trained
+    report = tool('model_report')
+    off = [f'{split}_dataloader.dataset.pipeline.1.with_bbox=False'
+           for split in ('val', 'test')]
+    assert report.run(report.main, [
+        config, checkpoint, '--out-dir', str(tmp_path), '--cfg-options',
+        *off]) == 1
+    assert "instance features need dict(type='LoadAnnotations', " \
+        'with_bbox=True)' in capsys.readouterr().err

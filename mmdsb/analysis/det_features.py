@@ -48,8 +48,8 @@ def is_detector(model: nn.Module) -> bool:
 
 def _gt_instances(outputs):
     for sample in outputs:
-        if 'gt_instances' not in sample or 'labels' not in \
-                sample.gt_instances:
+        gt = sample.get('gt_instances')
+        if gt is None or 'bboxes' not in gt or 'labels' not in gt:
             raise AnalysisError(
                 'the test pipeline gives no ground-truth boxes; instance '
                 'features need dict(type=\'LoadAnnotations\', with_bbox=True)'
