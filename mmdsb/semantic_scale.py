@@ -32,9 +32,9 @@ _LN2 = math.log(2.0)
 _MAX_BATCH_ELEMENTS = 1 << 24
 # A volume (or scale) counts as usable above this fraction of the largest
 # one. Features collapsed to one point give a volume of rounding size (about
-# 1e-15 to 1e-9 bits, of either sign), real classes at least about 1e-3 of
-# the largest class; the sign of rounding noise must not decide whether a
-# class gets a weight C times the others'.
+# 1e-15 to 1e-9 bits, of either sign), real classes bits to hundreds of
+# bits; the sign of rounding noise must not decide whether a class gets a
+# weight C times the others'.
 USABLE_RTOL = 1e-6
 
 
