@@ -79,10 +79,28 @@ def test_state_dict_round_trip_and_mismatch_errors():
     for a, b in zip(bank.ordered(), other.ordered()):
         assert torch.equal(a, b)
     assert torch.allclose(bank.volumes(), other.volumes(), rtol=1e-12)
-    with pytest.raises(ValueError, match='capacity=50'):
+    with pytest.raises(ValueError, match='capacity=50 .*distinct samples '
+                       'in one epoch.*training set changed'):
         FeatureBank(capacity=60, dim=4, num_classes=3).load_state_dict(state)
-    with pytest.raises(ValueError, match='dim=4'):
+    with pytest.raises(ValueError, match='dim=4 .*bank_dim'):
         FeatureBank(capacity=50, dim=8, num_classes=3).load_state_dict(state)
+    with pytest.raises(ValueError, match='num_classes=3 .*number of classes'):
+        FeatureBank(capacity=50, dim=4, num_classes=5).load_state_dict(state)
+
+
+def test_bank_below_capacity_grows_then_replaces():
+    # The fill rule: below capacity nothing leaves; once full, a batch
+    # replaces as many of the oldest samples.
+    bank = FeatureBank(capacity=10, dim=1, num_classes=2)
+    sizes = []
+    for i in range(5):
+        bank.push(torch.full((3, 1), float(i)), torch.tensor([0, 1, 0]))
+        sizes.append((len(bank), bank.is_full))
+    assert sizes == [(3, False), (6, False), (9, False), (10, True),
+                     (10, True)]
+    assert bank.ordered()[0].flatten().tolist() == [1, 2, 2, 2, 3, 3, 3, 4,
+                                                    4, 4]
+    assert bank.counts.tolist() == [7, 3]
 
 
 def test_bad_batches_are_named():
