@@ -17,7 +17,7 @@ from mmengine.runner import Runner
 from mmengine.structures import InstanceData
 
 import mmdsb.det  # noqa: F401
-from det_models import faster_rcnn, retinanet, runner_cfg
+from det_models import cascade_rcnn, faster_rcnn, retinanet, runner_cfg
 from mmdsb.analysis import RunnerModel, load_config
 from mmdsb.analysis.det_features import split_instance_features
 from mmdsb.det.datasets import write_digits_lvis
@@ -265,6 +265,47 @@ def test_retinanet_features_are_the_dsb_heads_bank_entries(
                   load_json(digits['train_ann_file'])['annotations']]
     assert res.labels.tolist() == labels.tolist() == ann_labels
     torch.testing.assert_close(res.feats, feats, rtol=1e-5, atol=1e-5)
+
+
+def test_cascade_features_are_the_last_stages_classifier_input(
+        digits, tmp_path):
+    """Cascade R-CNN (freshly initialised weights): the last stage's
+    classifier input for each ground-truth box, computed here layer by
+    layer from the RoI extractor and the shared fully connected layers."""
+    config = write_config(digits, tmp_path, cascade_rcnn())
+    cfg = Config.fromfile(config)
+    cfg.work_dir = str(tmp_path / 'init')
+    runner = Runner.from_cfg(cfg)
+    model = runner.model.eval()
+    checkpoint = str(tmp_path / 'init.pth')
+    torch.save(dict(state_dict=model.state_dict()), checkpoint)
+    extractor = model.roi_head.bbox_roi_extractor[2]
+    head = model.roi_head.bbox_head[2]
+    train_set = dict(cfg.train_dataloader.dataset, pipeline=TEST_PIPELINE)
+    loader = Runner.build_dataloader(
+        dict(cfg.test_dataloader, dataset=train_set))
+    feats = []
+    with torch.no_grad():
+        for batch in loader:
+            data = model.data_preprocessor(batch, False)
+            x = model.extract_feat(data['inputs'])
+            rois = torch.cat([
+                torch.cat([torch.full((len(s.gt_instances), 1), float(i)),
+                           s.gt_instances.bboxes], dim=1)
+                for i, s in enumerate(data['data_samples'])])
+            h = extractor(x[:extractor.num_inputs], rois).flatten(1)
+            for fc in head.shared_fcs:
+                h = torch.relu(fc(h))
+            feats.append(h)
+
+    res = split_instance_features(
+        RunnerModel(load_config(config), checkpoint), 'train',
+        progress=False)
+    ann_labels = [a['category_id'] - 1 for a in
+                  load_json(digits['train_ann_file'])['annotations']]
+    assert res.labels.tolist() == ann_labels
+    torch.testing.assert_close(res.feats, torch.cat(feats), rtol=1e-5,
+                               atol=1e-6)
 
 
 def test_a_test_pipeline_without_boxes_is_named(trained, tmp_path, capsys):
