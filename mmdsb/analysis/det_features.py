@@ -39,11 +39,11 @@ CLASSWISE_METRICS = ('LVISMetric', 'CocoMetric')
 
 
 def is_detector(model: nn.Module) -> bool:
-    try:
-        from mmdet.models.detectors import BaseDetector
-    except ImportError:  # classification needs no mmdet
-        return False
-    return isinstance(model, BaseDetector)
+    """Whether ``model`` is an mmdet detector. Building one imports
+    mmdet's detectors, so a classifier never imports mmdet here."""
+    detectors = sys.modules.get('mmdet.models.detectors')
+    return detectors is not None and isinstance(model,
+                                                detectors.BaseDetector)
 
 
 def _gt_instances(outputs):

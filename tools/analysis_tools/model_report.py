@@ -195,7 +195,14 @@ def detection_report(args, cfg, out_dir, model, v, stats, report, result):
             columns.append('AP')
             corr = correlations(stats, ap, args.alpha, args.alphas,
                                 args.beta)
-            result['correlations'] = corr
+            left_out = [r['class'] for r in report['classes']
+                        if r['S'] is None or r['AP'] is None]
+            if left_out:
+                report['warnings'].append(
+                    'classes left out of the correlations (no volume or no '
+                    f'AP on {args.eval_split}): {", ".join(left_out)}')
+            result.update(correlations=corr,
+                          correlation_classes_left_out=left_out)
     report_warnings(report['warnings'])
 
     stem = osp.join(out_dir, 'model_report')
