@@ -7,6 +7,7 @@ from mmengine.dist import all_reduce
 from mmengine.hooks import Hook
 from mmengine.optim import OptimWrapper
 from mmengine.registry import HOOKS
+from mmengine.runner import IterBasedTrainLoop
 
 __all__ = ['InvalidLossHook']
 
@@ -81,8 +82,9 @@ class InvalidLossHook(Hook):
                          batch_idx: int,
                          data_batch=None,
                          outputs: Optional[dict] = None) -> None:
-        where = (f'iteration {runner.iter + 1} (epoch {runner.epoch + 1}, '
-                 f'batch {batch_idx + 1})')
+        where = f'iteration {runner.iter + 1}'
+        if not isinstance(runner.train_loop, IterBasedTrainLoop):
+            where += f' (epoch {runner.epoch + 1}, batch {batch_idx + 1})'
         if self.action == 'skip':
             if self._skip_now:
                 self._skip_now = False
@@ -107,6 +109,7 @@ class InvalidLossHook(Hook):
                 'to skip such steps')
 
     def after_train_epoch(self, runner) -> None:
+        # Iteration-based loops have one "epoch": the whole run.
         if self._skipped_epoch:
             runner.logger.warning(
                 f'InvalidLossHook skipped {self._skipped_epoch} steps with a '
