@@ -5,7 +5,7 @@ The set is written on the fly from scikit-learn's bundled digits (no
 download) in the LVIS v1 format, so mmdet's ``LVISV1Dataset`` and
 ``LVISMetric`` run on it unchanged. Both runs train on CPU:
 
-    python tools/demo_det.py [--work-dir work_dirs/demo_det] [--epochs 12]
+    python tools/demo_det.py [--work-dir work_dirs/demo_det] [--epochs 24]
         [--threads 1]
 """
 import argparse
@@ -64,7 +64,7 @@ def main():
         '--data-root',
         help='where the digit set is written (default: WORK_DIR/data)')
     parser.add_argument('--epochs', type=int, default=0,
-                        help="override the configs' 12 epochs")
+                        help="override the configs' 24 epochs")
     parser.add_argument(
         '--threads', type=int, default=1,
         help='torch CPU threads; one is fastest for this small model, '

@@ -94,16 +94,16 @@ val_evaluator = dict(
     metric='bbox')
 test_evaluator = val_evaluator
 
-max_epochs = 12
+max_epochs = 24
 train_cfg = dict(
-    type='EpochBasedTrainLoop', max_epochs=max_epochs, val_interval=12)
+    type='EpochBasedTrainLoop', max_epochs=max_epochs, val_interval=24)
 val_cfg = dict(type='ValLoop')
 test_cfg = dict(type='TestLoop')
 param_scheduler = [
     dict(type='LinearLR', start_factor=0.01, by_epoch=False, begin=0,
          end=100),
     dict(type='MultiStepLR', by_epoch=True, begin=0, end=max_epochs,
-         milestones=[9, 11], gamma=0.1)
+         milestones=[18, 22], gamma=0.1)
 ]
 optim_wrapper = dict(
     type='OptimWrapper',
@@ -115,5 +115,5 @@ custom_hooks = [
 ]
 default_hooks = dict(
     logger=dict(type='LoggerHook', interval=20),
-    checkpoint=dict(type='CheckpointHook', interval=12, max_keep_ckpts=1))
+    checkpoint=dict(type='CheckpointHook', interval=24, max_keep_ckpts=1))
 randomness = dict(seed=0)
