@@ -291,8 +291,12 @@ train_cfg = dict(max_epochs=2)
 
 def test_model_copies_share_the_bank(tmp_path):
     cfg = digits_cfg(tmp_path, max_epochs=2, warmup_epochs=1)
+    cfg.custom_hooks.append(dict(type='EMAHook'))
     runner = Runner.from_cfg(cfg)
     runner.train()
+    # EMAHook copied the model before DSBHook set up the bank.
+    ema = next(h for h in runner.hooks if type(h).__name__ == 'EMAHook')
+    assert ema.ema_model.module.head.dsb_weighter is None
     # The weighter is a plain attribute, not state, and a copy (EMA,
     # deepcopy) shares it: the pool is never duplicated.
     clone = copy.deepcopy(runner.model)
