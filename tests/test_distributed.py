@@ -132,11 +132,11 @@ def test_resume_on_one_and_three_processes_keeps_the_bank(tmp_path):
     on 3 processes to 351) resumes from its epoch-1 checkpoint on 1 and on
     3 processes. With the learning rate at 0, every sample has the same
     feature in all runs, so the banks compare entry by entry: after epoch
-    2 the resumed runs hold what the uninterrupted run holds, each sample
-    once, in the epoch's order up to the order of one iteration's
-    entries (gathered rank by rank)."""
+    2 the resumed runs (and an iteration-based 2-process run) hold what
+    the uninterrupted run holds, each sample once, in the epoch's order up
+    to the order of one iteration's entries (gathered rank by rank)."""
     (tmp_path / 'dump_banks.py').write_text(DUMP_BANKS_HOOK)
-    for name in ('full', 'on1', 'on3'):
+    for name in ('full', 'on1', 'on3', 'iters'):
         (tmp_path / f'{name}.py').write_text(f"""
 _base_ = ['{ROOT}/configs/demo/dsb_lenet5_digits-lt.py']
 custom_imports = dict(imports=['mmdsb', 'dump_banks'])
@@ -177,3 +177,14 @@ env_cfg = dict(dist_cfg=dict(backend='gloo'))
         else:
             assert torch.equal(position[idx] // 96, torch.arange(n) // 96)
     assert torch.bincount(end['labels'], minlength=10).tolist() == counts
+    # Iteration-based on 2 processes: 2 epochs of 6 iterations, the padded
+    # repeat of each epoch's end kept out as well.
+    with open(tmp_path / 'iters.py', 'a') as f:
+        f.write("train_cfg = dict(_delete_=True, by_epoch=False, "
+                "max_iters=12, val_interval=100)\n"
+                "default_hooks = dict(checkpoint=dict(by_epoch=False, "
+                "interval=100))\n")
+    iters = dist_train(tmp_path, 'iters', 2, '--work-dir',
+                       str(tmp_path / 'iters'))
+    idx = match_rows(end, iters['end'])
+    assert torch.equal(position[idx] // 64, torch.arange(n) // 64)
