@@ -459,7 +459,9 @@ def test_collection_stop_rule(cli):
         vols = [float(feature_volume(xc[:m])) for m in c['counts']]
         assert c['volumes'] == pytest.approx(vols, rel=1e-9)
         rel = [(b - a) / b for a, b in zip(vols, vols[1:])]
-        assert c['rel_increments'][1:] == pytest.approx(rel, rel=1e-9)
+        # Differences of nearly equal volumes: the volumes' 1e-9 relative
+        # agreement bounds the increments absolutely, not relatively.
+        assert c['rel_increments'][1:] == pytest.approx(rel, abs=1e-8)
         below = [k for k, r in enumerate(rel, 2) if r < 0.05]
         assert c['stop_step'] == (below[0] if below else None)
     assert res['classes']['0']['stop_step'] is not None
