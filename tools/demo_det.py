@@ -6,7 +6,7 @@ download) in the LVIS v1 format, so mmdet's ``LVISV1Dataset`` and
 ``LVISMetric`` run on it unchanged. Both runs train on CPU:
 
     python tools/demo_det.py [--work-dir work_dirs/demo_det] [--epochs 24]
-        [--threads 1]
+        [--threads 1] [--num-train 300] [--num-val 100]
 """
 import argparse
 import json
@@ -57,7 +57,7 @@ def run(name: str, config: str, data: dict, work_dir: str,
         seconds=time.perf_counter() - start)
 
 
-def main():
+def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--work-dir', default='work_dirs/demo_det')
     parser.add_argument(
@@ -69,10 +69,16 @@ def main():
         '--threads', type=int, default=1,
         help='torch CPU threads; one is fastest for this small model, '
         'several threads mostly wait for each other on a busy machine')
-    args = parser.parse_args()
+    parser.add_argument('--num-train', type=int, default=300,
+                        help='training images of the digit set')
+    parser.add_argument('--num-val', type=int, default=100,
+                        help='validation images of the digit set')
+    args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
-    data = write_digits_lvis(args.data_root
-                             or osp.join(args.work_dir, 'data'))
+    data = write_digits_lvis(
+        args.data_root or osp.join(args.work_dir, 'data'),
+        num_train=args.num_train,
+        num_val=args.num_val)
     results = {
         name: run(name, cfg, data, args.work_dir, args.epochs)
         for name, cfg in CONFIGS.items()
@@ -83,8 +89,10 @@ def main():
     print(f"{'method':<8}" + ''.join(f'{k:>8}' for k in KEYS) +
           f"{'train+test':>12}")
     for name, res in results.items():
+        # LVISMetric reports -1 for a frequency group without classes.
         print(f'{name:<8}' + ''.join(
-            f'{100 * res["metrics"][k]:>8.1f}' for k in KEYS) +
+            f'{100 * res["metrics"][k]:>8.1f}' if res['metrics'][k] >= 0
+            else f"{'-':>8}" for k in KEYS) +
             f'{res["seconds"]:>11.0f}s')
 
     with open(data['train_ann_file']) as f:
