@@ -4,7 +4,7 @@
 # feature at its positive anchors.
 _base_ = [
     './focal_retinanet_r50_fpn_sample1e-3_ms-1x_lvis-v1.py',
-    '../_base_/det_dsb_runtime.py',
+    '../_base_/det_dsb_hook.py',
 ]
 
 model = dict(bbox_head=dict(type='DSBRetinaHead'))

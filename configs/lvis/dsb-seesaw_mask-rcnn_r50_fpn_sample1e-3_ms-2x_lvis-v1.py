@@ -3,7 +3,7 @@
 # term is multiplied by its class's DSB weight.
 _base_ = [
     './seesaw_mask-rcnn_r50_fpn_sample1e-3_ms-2x_lvis-v1.py',
-    '../_base_/det_dsb_runtime.py',
+    '../_base_/det_dsb_hook.py',
 ]
 
 model = dict(roi_head=dict(bbox_head=dict(type='DSBShared2FCBBoxHead')))

@@ -3,7 +3,7 @@
 # instances. Same weights and state-dict keys as the plain head.
 _base_ = [
     './ce_mask-rcnn_r50_fpn_sample1e-3_ms-1x_lvis-v1.py',
-    '../_base_/det_dsb_runtime.py',
+    '../_base_/det_dsb_hook.py',
 ]
 
 model = dict(roi_head=dict(bbox_head=dict(type='DSBShared2FCBBoxHead')))

@@ -4,6 +4,8 @@
 # the images are drawn uniformly, without repeat-factor sampling.
 _base_ = ['mmdet::lvis/mask-rcnn_r50_fpn_sample1e-3_ms-1x_lvis-v1.py']
 
+# mmdsb.det registers EqualizationLossV2 and lets the LVIS API evaluate
+# under numpy >= 1.24.
 custom_imports = dict(imports=['mmdsb.det'], allow_failed_imports=False)
 
 model = dict(

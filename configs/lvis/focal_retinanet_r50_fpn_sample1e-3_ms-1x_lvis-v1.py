@@ -8,6 +8,9 @@ _base_ = [
     'mmdet::_base_/default_runtime.py',
 ]
 
+# mmdsb.det also lets the LVIS API evaluate under numpy >= 1.24.
+custom_imports = dict(imports=['mmdsb.det'], allow_failed_imports=False)
+
 model = dict(
     bbox_head=dict(num_classes=1203),
     test_cfg=dict(score_thr=0.0001, max_per_img=300))

@@ -4,3 +4,6 @@ _base_ = [
     'mmdet::seesaw_loss/'
     'mask-rcnn_r50_fpn_seesaw-loss_sample1e-3-ms-2x_lvis-v1.py'
 ]
+
+# mmdsb.det also lets the LVIS API evaluate under numpy >= 1.24.
+custom_imports = dict(imports=['mmdsb.det'], allow_failed_imports=False)
