@@ -113,6 +113,10 @@ def test_det_config_trains_and_evaluates(path, tmp_path, digits):
     key = ('coco/bbox_mAP' if cfg.test_evaluator.type == 'CocoMetric' else
            'lvis/bbox_AP')
     assert 0 <= metrics[key] <= 1 or metrics[key] == -1
+    # A NaN or infinite loss stops every shipped config.
+    assert cfg.default_hooks.invalid_loss == dict(type='InvalidLossHook',
+                                                  action='raise')
+    assert any(type(h).__name__ == 'InvalidLossHook' for h in runner.hooks)
 
     hooks = [h for h in runner.hooks if isinstance(h, DSBHook)]
     assert len(hooks) == len(cfg.get('custom_hooks', []))

@@ -114,6 +114,7 @@ custom_hooks = [
          weighter={{_base_.dsb_weighter}}),
 ]
 default_hooks = dict(
+    invalid_loss=dict(type='InvalidLossHook', action='raise'),
     logger=dict(type='LoggerHook', interval=20),
     checkpoint=dict(type='CheckpointHook', interval=24, max_keep_ckpts=1))
 randomness = dict(seed=0)

@@ -27,3 +27,7 @@ train_dataloader = dict(
         filter_cfg=dict(filter_empty_gt=True, min_size=32),
         pipeline={{_base_.train_pipeline}},
         backend_args=None))
+
+# A NaN or infinite training loss stops the run, naming the iteration and the
+# loss terms (mmdsb's InvalidLossHook; action='skip' skips such steps).
+default_hooks = dict(invalid_loss=dict(type='InvalidLossHook', action='raise'))

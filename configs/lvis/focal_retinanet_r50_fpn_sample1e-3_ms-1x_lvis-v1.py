@@ -46,3 +46,7 @@ test_evaluator = val_evaluator
 # RetinaNet's learning rate (mmdet's retinanet_r50_fpn_1x_coco.py).
 optim_wrapper = dict(
     optimizer=dict(type='SGD', lr=0.01, momentum=0.9, weight_decay=0.0001))
+
+# A NaN or infinite training loss stops the run, naming the iteration and the
+# loss terms (mmdsb's InvalidLossHook; action='skip' skips such steps).
+default_hooks = dict(invalid_loss=dict(type='InvalidLossHook', action='raise'))
