@@ -1,7 +1,9 @@
 """DSB detectors trained through mmdet's Runner on the long-tailed LVIS
 digit fixture: stages, bank contents, every supported form, resume."""
+import glob
 import json
 import math
+import os.path as osp
 
 import pytest
 import torch
@@ -61,7 +63,8 @@ def train(model, fixture, work_dir, **kwargs):
 
 def test_faster_rcnn_reaches_reweighting_with_one_entry_per_instance(
         digits, tmp_path):
-    runner = train(faster_rcnn(), digits, tmp_path, max_epochs=2)
+    runner = train(faster_rcnn(), digits, tmp_path, max_epochs=2,
+                   log_level='INFO')
     head, = dsb_heads(runner)
     weighter = head.dsb_weighter
     assert weighter.stage == 3
@@ -74,6 +77,14 @@ def test_faster_rcnn_reaches_reweighting_with_one_entry_per_instance(
     assert feats.shape[1] == 16 and torch.isfinite(feats).all()
     loss = runner.message_hub.get_scalar('train/loss').current()
     assert math.isfinite(loss)
+    # The log states the bank's size and memory: float32 features, int64
+    # labels, float64 per-class count, sum, scatter and derived caches.
+    n, d, c = sum(counts), 16, 10
+    mib = (n * d * 4 + n * 8 + c * 8 * (3 + 2 * d + d * d)) / 2**20
+    log, = glob.glob(osp.join(runner.log_dir, '*.log'))
+    with open(log) as f:
+        assert (f'bank of {n} samples x {d} dims for 10 classes on cpu, '
+                f'{mib:.3g} MiB') in f.read()
 
 
 def test_before_reweighting_training_is_mmdets(digits, tmp_path):

@@ -209,7 +209,7 @@ class DSBHook(Hook):
             runner.logger.info(
                 f'DSB [{name}]: bank of {capacity} samples x '
                 f'{weighter.bank_dim} dims for {num_classes} classes on '
-                f'{device}')
+                f'{device}, {weighter.bank.nbytes() / 2**20:.3g} MiB')
         if self._checkpoint is not None:
             self._restore(runner)
 
