@@ -71,6 +71,23 @@ def plain(metrics):
             for k, v in metrics.items()}
 
 
+def write_report(args, out_dir, v, result, report, columns, space):
+    """Write the report's JSON, CSV and N-and-S figure; return the path
+    stem, the table rows and the files written."""
+    stem = osp.join(out_dir, 'model_report')
+    rows = [[r.get(c) for c in columns] for r in report['classes']]
+    files = [
+        write_json(stem + '.json', result),
+        write_csv(stem + '.csv', columns, rows),
+        plots.counts_and_scales(
+            v.names, [r['N'] for r in report['classes']],
+            [r['S'] for r in report['classes']], stem + '.png',
+            f'{osp.basename(args.checkpoint)} ({args.split}): N and S '
+            f'({space})')
+    ]
+    return stem, rows, files
+
+
 def main(argv=None):
     args = parse_args(argv)
     cfg, out_dir = setup(args, 'model_report')
@@ -122,17 +139,8 @@ def main(argv=None):
                       correlation_classes_left_out=left_out)
     report_warnings(report['warnings'])
 
-    stem = osp.join(out_dir, 'model_report')
-    rows = [[r.get(c) for c in columns] for r in report['classes']]
-    files = [
-        write_json(stem + '.json', result),
-        write_csv(stem + '.csv', columns, rows),
-        plots.counts_and_scales(
-            v.names, [r['N'] for r in report['classes']],
-            [r['S'] for r in report['classes']], stem + '.png',
-            f'{osp.basename(args.checkpoint)} ({args.split}): N and S '
-            '(feature volume)')
-    ]
+    stem, rows, files = write_report(args, out_dir, v, result, report,
+                                     columns, 'feature volume')
     if corr is not None:
         keep = [r for r in report['classes']
                 if r['S'] is not None and r['accuracy'] is not None]
@@ -205,17 +213,8 @@ def detection_report(args, cfg, out_dir, model, v, stats, report, result):
                           correlation_classes_left_out=left_out)
     report_warnings(report['warnings'])
 
-    stem = osp.join(out_dir, 'model_report')
-    rows = [[r.get(c) for c in columns] for r in report['classes']]
-    files = [
-        write_json(stem + '.json', result),
-        write_csv(stem + '.csv', columns, rows),
-        plots.counts_and_scales(
-            v.names, [r['N'] for r in report['classes']],
-            [r['S'] for r in report['classes']], stem + '.png',
-            f'{osp.basename(args.checkpoint)} ({args.split}): N and S '
-            '(instance feature volume)')
-    ]
+    _, rows, files = write_report(args, out_dir, v, result, report,
+                                  columns, 'instance feature volume')
     print(f'{v.space}, {len(v.labels)} instances, {v.num_classes} '
           f'classes, dim {v.x.shape[1]}, alpha={args.alpha:g}')
     print(format_table(columns, rows))
