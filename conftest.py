@@ -24,3 +24,11 @@ def _kept_default_scope():
 restore_default_scope_of_module = pytest.fixture(
     autouse=True, scope='module')(_kept_default_scope)
 restore_default_scope = pytest.fixture(autouse=True)(_kept_default_scope)
+
+
+def pytest_configure(config):
+    # Tests that train for long or run the tools end to end; the fast subset
+    # is `pytest -m "not slow"`.
+    config.addinivalue_line(
+        'markers', 'slow: takes more than about 10 s on 2 CPU cores '
+        '(deselect with -m "not slow")')
