@@ -14,8 +14,9 @@ from fixtures import (write_cifar_pickles, write_glt_annotations,
                       write_image_list, write_inat_json)
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
-# Detection configs (mmdet) are tested by test_det_configs.py.
-DET_FOLDERS = ('coco', 'det-demo', 'lvis')
+# Detection configs (mmdet) are tested by test_det_configs.py and the
+# metric-learning configs by test_dml_configs.py.
+DET_FOLDERS = ('coco', 'det-demo', 'lvis', 'metric-learning')
 CONFIGS = sorted(
     p for p in glob.glob(osp.join(ROOT, 'configs', '**', '*.py'),
                          recursive=True) if '_base_' not in p and
