@@ -11,13 +11,13 @@ from mmpretrain.registry import MODELS
 from mmpretrain.structures import DataSample
 from torch import Tensor
 
-from .cosine_head import _check_dims
+from .cosine_head import EmbeddingHeadMixin, _check_dims
 
 __all__ = ['SoftTripleHead']
 
 
 @MODELS.register_module()
-class SoftTripleHead(ClsHead):
+class SoftTripleHead(EmbeddingHeadMixin, ClsHead):
     """Scores ``D'_{f,c} = sum_k softmax_k(f^T w_c^k / gamma) f^T w_c^k``
     for L2-normalised ``f`` and centres ``w_c^k`` (paper App. F.1).
 
@@ -28,7 +28,10 @@ class SoftTripleHead(ClsHead):
         tau * sum_c sum_{k<l} sqrt(2 + 1e-5 - 2 w_c^k . w_c^l)
             / (C * K * (K - 1))
 
-    A DSB sample weight multiplies the classification term only (eq. 6).
+    A DSB sample weight multiplies the classification term only (eq. 6),
+    as do class-balanced weights (``cb_beta``, CB-ST). ``predict`` puts
+    the embedding (the ``pre_logits`` output) in each data sample (see
+    :class:`EmbeddingHeadMixin`).
 
     Args:
         num_classes: number of classes.
@@ -38,6 +41,8 @@ class SoftTripleHead(ClsHead):
         tau: weight of the centre regulariser, ``>= 0`` (0.2).
         embed_dim: dimension of an optional linear embedding (e.g. 64).
         loss: loss config; default ``SoftTripleLoss``.
+        cb_beta: ``beta`` of class-balanced sample weights (e.g. 0.9999;
+            needs ``ClassCountsHook``); ``None``: none.
         init_cfg: initialisation config.
     """
 
@@ -49,9 +54,11 @@ class SoftTripleHead(ClsHead):
                  tau: float = 0.2,
                  embed_dim: Optional[int] = None,
                  loss: dict = dict(type='SoftTripleLoss'),
+                 cb_beta: Optional[float] = None,
                  init_cfg: Optional[dict] = None,
                  **kwargs):
         super().__init__(loss=loss, init_cfg=init_cfg, **kwargs)
+        self._init_class_balance(cb_beta)
         name = type(self).__name__
         _check_dims(name, num_classes=num_classes, in_channels=in_channels,
                     embed_dim=embed_dim)
@@ -78,8 +85,8 @@ class SoftTripleHead(ClsHead):
         f = feats[-1]
         return self.embed(f) if self.embed is not None else f
 
-    def forward(self, feats: Tuple[Tensor]) -> Tensor:
-        f = F.normalize(self.pre_logits(feats), dim=1)
+    def scores(self, f: Tensor) -> Tensor:
+        f = F.normalize(f, dim=1)
         w = F.normalize(self.centers, dim=1)
         sim = (f @ w.t()).view(-1, self.num_classes, self.num_centers)
         assign = F.softmax(sim / self.gamma, dim=2)
