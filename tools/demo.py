@@ -9,6 +9,12 @@ import argparse
 import os.path as osp
 import sys
 
+# tools/_quiet.py first, before torch or mmengine are imported: it silences
+# the known-harmless warnings of the stack.
+if osp.dirname(osp.abspath(__file__)) not in sys.path:
+    sys.path.append(osp.dirname(osp.abspath(__file__)))
+import _quiet  # noqa: F401
+
 from mmengine.config import Config
 from mmengine.runner import Runner
 

@@ -14,6 +14,12 @@ import os.path as osp
 import sys
 import time
 
+# tools/_quiet.py first, before torch or mmengine are imported: it silences
+# the known-harmless warnings of the stack.
+if osp.dirname(osp.abspath(__file__)) not in sys.path:
+    sys.path.append(osp.dirname(osp.abspath(__file__)))
+import _quiet  # noqa: F401
+
 import torch
 from mmengine.config import Config
 from mmengine.runner import Runner
@@ -34,6 +40,10 @@ def run(name: str, config: str, data: dict, work_dir: str,
         epochs: int) -> dict:
     cfg = Config.fromfile(osp.join(ROOT, config))
     cfg.work_dir = osp.join(work_dir, name.lower())
+    # mmdet's runtime names its visualizer 'visualizer'; a second Runner in
+    # this process would get the first one back, writing its scalars into
+    # the first run's folder.
+    cfg.visualizer.name = f'visualizer_{name.lower()}'
     for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
         cfg[loader].dataset.data_root = data['data_root']
     cfg.val_evaluator.ann_file = data['val_ann_file']

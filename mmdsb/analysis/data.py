@@ -18,8 +18,10 @@ from mmengine.config import Config
 from mmengine.dataset import BaseDataset
 from mmengine.fileio import get as read_bytes
 from mmengine.registry import DATASETS, init_default_scope
-from mmengine.utils import ProgressBar, import_modules_from_strings
+from mmengine.utils import import_modules_from_strings
 from torch import Tensor
+
+from .progress import progress_bar
 
 SPLITS = ('train', 'val', 'test')
 # Dataset wrappers that repeat samples; the analysis looks through them,
@@ -198,7 +200,7 @@ def sample_vectors(dataset,
         batch_size=batch_size,
         num_workers=workers,
         shuffle=False)
-    bar = ProgressBar(len(dataset), file=sys.stderr) if progress else None
+    bar = progress_bar(len(dataset), 'images') if progress else None
     vectors, labels = [], []
     for vec, lab in loader:
         vectors.append(vec)
@@ -206,7 +208,7 @@ def sample_vectors(dataset,
         if bar:
             bar.update(len(lab))
     if bar:
-        sys.stderr.write('\n')
+        bar.finish()
     return torch.cat(vectors), torch.cat(labels).long()
 
 

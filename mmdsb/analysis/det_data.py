@@ -12,16 +12,15 @@ The LVIS frequency group (``r``, ``c``, ``f``) of each class is read from
 the ``categories`` of the dataset's annotation file.
 """
 import math
-import sys
 from typing import List, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
 from mmengine.fileio import load
-from mmengine.utils import ProgressBar
 from torch import Tensor
 
 from .data import AnalysisError, image_vector, read_image
+from .progress import progress_bar
 
 FREQUENCY_GROUPS = ('r', 'c', 'f')
 
@@ -52,7 +51,7 @@ def crop_vectors(dataset,
     label; images in dataset order, instances in annotation order."""
     if image_size < 1:
         raise AnalysisError(f'image size must be positive, got {image_size}')
-    bar = ProgressBar(len(dataset), file=sys.stderr) if progress else None
+    bar = progress_bar(len(dataset), 'images') if progress else None
     vectors: List[np.ndarray] = []
     labels: List[int] = []
     for idx in range(len(dataset)):
@@ -69,7 +68,7 @@ def crop_vectors(dataset,
         if bar:
             bar.update()
     if bar:
-        sys.stderr.write('\n')
+        bar.finish()
     if not vectors:
         raise AnalysisError('the dataset holds no ground-truth instances; '
                             'check its annotation file')

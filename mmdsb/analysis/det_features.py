@@ -28,11 +28,11 @@ from typing import List, Optional, Sequence
 import torch
 import torch.nn as nn
 from mmengine.runner.amp import autocast
-from mmengine.utils import ProgressBar
 from torch import Tensor
 
 from .data import AnalysisError
 from .features import describe_evaluator
+from .progress import progress_bar
 from .runner_model import RunnerModel
 
 CLASSWISE_METRICS = ('LVISMetric', 'CocoMetric')
@@ -245,7 +245,7 @@ def split_instance_features(model: RunnerModel,
     loader = model.dataloader(split, workers)
     evaluator = detection_evaluator(model, split) if evaluate else None
     feats, labels = [], []
-    bar = ProgressBar(len(loader.dataset), file=sys.stderr) \
+    bar = progress_bar(len(loader.dataset), f'{split} images') \
         if progress else None
 
     def on_batch(data_batch, outputs):
@@ -256,7 +256,7 @@ def split_instance_features(model: RunnerModel,
     with capture:
         metrics = model.run(loader, on_batch, evaluator, bar)
     if bar:
-        sys.stderr.write('\n')
+        bar.finish()
     feats, labels = torch.cat(feats), torch.cat(labels)
     if feats.shape[0] == 0:
         raise AnalysisError(f'no ground-truth instance of the {split} split '

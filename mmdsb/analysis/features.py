@@ -9,15 +9,14 @@ they are the pre-logits of the very forward pass whose predictions
 to classification: the head's ``pre_logits`` and the single-label
 ``gt_label`` / ``pred_label`` of mmpretrain's ``DataSample``.
 """
-import sys
 from contextlib import contextmanager
 from typing import List
 
 import torch
-from mmengine.utils import ProgressBar
 from torch import Tensor
 
 from .data import AnalysisError
+from .progress import progress_bar
 from .runner_model import RunnerModel
 
 
@@ -94,7 +93,7 @@ def split_features(model: RunnerModel,
     loader = model.dataloader(split, workers)
     evaluator = model.evaluator(split) if evaluate else None
     feats, labels, preds = [], [], []
-    bar = ProgressBar(len(loader.dataset), file=sys.stderr) \
+    bar = progress_bar(len(loader.dataset), f'{split} images') \
         if progress else None
     with captured_pre_logits(model.model) as captured:
 
@@ -112,7 +111,7 @@ def split_features(model: RunnerModel,
 
         metrics = model.run(loader, on_batch, evaluator, bar)
     if bar:
-        sys.stderr.write('\n')
+        bar.finish()
     return SplitFeatures(
         loader.dataset, torch.cat(feats), torch.tensor(labels).long(),
         torch.tensor(preds).long(), metrics,

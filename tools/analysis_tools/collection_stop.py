@@ -15,8 +15,13 @@ and collection_stop.png.
 import os.path as osp
 import sys
 
+# tools/_quiet.py first, before torch or mmengine are imported: it silences
+# the known-harmless warnings of the stack.
+if osp.dirname(osp.dirname(osp.abspath(__file__))) not in sys.path:
+    sys.path.append(osp.dirname(osp.dirname(osp.abspath(__file__))))
+import _quiet  # noqa: F401
+
 import torch
-from mmengine.utils import ProgressBar
 
 import mmdsb  # noqa: F401  (registers the mmdsb modules)
 from mmdsb.analysis import collection_curve
@@ -25,6 +30,7 @@ from mmdsb.analysis.cli import (base_parser, format_table, load_model,
                                 load_vectors, report_warnings, run, setup,
                                 write_csv, write_json)
 from mmdsb.analysis.data import AnalysisError, select_classes
+from mmdsb.analysis.progress import progress_bar
 
 
 def parse_args(argv=None):
@@ -54,7 +60,7 @@ def main(argv=None):
     gen = torch.Generator().manual_seed(args.seed)
     labels = v.labels.cpu()
     curves, warnings = {}, []
-    bar = ProgressBar(len(classes), file=sys.stderr)
+    bar = progress_bar(len(classes), 'classes')
     for c in classes:
         name = v.names[c]
         idx = torch.nonzero(labels == c).flatten()
@@ -72,7 +78,7 @@ def main(argv=None):
                 f'{args.alpha:g}% in {len(idx)} samples; collect more')
         curves[name] = dict(N=len(idx), **curve)
         bar.update()
-    sys.stderr.write('\n')
+    bar.finish()
     report_warnings(warnings)
 
     stem = osp.join(out_dir, 'collection_stop')

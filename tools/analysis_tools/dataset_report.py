@@ -16,6 +16,12 @@ the median and the frequent ones whose S lies below it.
 import os.path as osp
 import sys
 
+# tools/_quiet.py first, before torch or mmengine are imported: it silences
+# the known-harmless warnings of the stack.
+if osp.dirname(osp.dirname(osp.abspath(__file__))) not in sys.path:
+    sys.path.append(osp.dirname(osp.dirname(osp.abspath(__file__))))
+import _quiet  # noqa: F401
+
 import mmdsb  # noqa: F401  (registers the mmdsb datasets)
 from mmdsb.analysis import ClassStats, DEFAULT_BETA, split_report
 from mmdsb.analysis import plots

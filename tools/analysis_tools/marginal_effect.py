@@ -13,7 +13,11 @@ marginal_effect.csv and marginal_effect.png.
 import os.path as osp
 import sys
 
-from mmengine.utils import ProgressBar
+# tools/_quiet.py first, before torch or mmengine are imported: it silences
+# the known-harmless warnings of the stack.
+if osp.dirname(osp.dirname(osp.abspath(__file__))) not in sys.path:
+    sys.path.append(osp.dirname(osp.dirname(osp.abspath(__file__))))
+import _quiet  # noqa: F401
 
 import mmdsb  # noqa: F401  (registers the mmdsb modules)
 from mmdsb.analysis import marginal_curves, size_grid
@@ -22,6 +26,7 @@ from mmdsb.analysis.cli import (base_parser, format_table, load_model,
                                 load_vectors, report_warnings, run, setup,
                                 write_csv, write_json)
 from mmdsb.analysis.data import AnalysisError, select_classes
+from mmdsb.analysis.progress import progress_bar
 
 
 def parse_args(argv=None):
@@ -58,10 +63,10 @@ def main(argv=None):
     if not sizes:
         raise AnalysisError('the chosen classes have fewer than 2 samples '
                             'each; there is no curve to draw')
-    bar = ProgressBar(len(classes), file=sys.stderr)
+    bar = progress_bar(len(classes), 'classes')
     res = marginal_curves(v.x, v.labels, classes, sizes, args.eps,
                           args.seed if args.order == 'random' else None, bar)
-    sys.stderr.write('\n')
+    bar.finish()
     curves = {v.names[c]: res['curves'][c] for c in classes}
     full = {v.names[c]: res['full'][c] for c in classes}
     result = dict(config=args.config, split=args.split, space=v.space,

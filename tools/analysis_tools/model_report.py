@@ -28,6 +28,12 @@ correlations of per-class AP with N, E_n, W, S' and S.
 import os.path as osp
 import sys
 
+# tools/_quiet.py first, before torch or mmengine are imported: it silences
+# the known-harmless warnings of the stack.
+if osp.dirname(osp.dirname(osp.abspath(__file__))) not in sys.path:
+    sys.path.append(osp.dirname(osp.dirname(osp.abspath(__file__))))
+import _quiet  # noqa: F401
+
 import torch
 
 import mmdsb  # noqa: F401  (registers the mmdsb modules)

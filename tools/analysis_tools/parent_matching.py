@@ -17,8 +17,13 @@ parent_matching.json, parent_matching.csv and parent_matching.png.
 import os.path as osp
 import sys
 
+# tools/_quiet.py first, before torch or mmengine are imported: it silences
+# the known-harmless warnings of the stack.
+if osp.dirname(osp.dirname(osp.abspath(__file__))) not in sys.path:
+    sys.path.append(osp.dirname(osp.dirname(osp.abspath(__file__))))
+import _quiet  # noqa: F401
+
 import torch
-from mmengine.utils import ProgressBar
 
 import mmdsb  # noqa: F401  (registers the mmdsb modules)
 from mmdsb.analysis import parent_ratios
@@ -27,6 +32,7 @@ from mmdsb.analysis.cli import (base_parser, format_table, load_model,
                                 load_vectors, report_warnings, run, setup,
                                 write_csv, write_json)
 from mmdsb.analysis.data import AnalysisError, select_classes
+from mmdsb.analysis.progress import progress_bar
 
 
 def parse_args(argv=None):
@@ -96,9 +102,9 @@ def main(argv=None):
     if not children or not parents:
         raise AnalysisError('no child or no parent with enough samples '
                             'is left')
-    bar = ProgressBar(len(children), file=sys.stderr)
+    bar = progress_bar(len(children), 'children')
     res = parent_ratios(children, parents, args.eps, bar)
-    sys.stderr.write('\n')
+    bar.finish()
     expected = dict(zip(args.children, args.expected or []))
     names = list(parents)
 

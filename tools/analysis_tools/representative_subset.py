@@ -23,8 +23,13 @@ keep all their samples. Writes
 import os.path as osp
 import sys
 
+# tools/_quiet.py first, before torch or mmengine are imported: it silences
+# the known-harmless warnings of the stack.
+if osp.dirname(osp.dirname(osp.abspath(__file__))) not in sys.path:
+    sys.path.append(osp.dirname(osp.dirname(osp.abspath(__file__))))
+import _quiet  # noqa: F401
+
 import torch
-from mmengine.utils import ProgressBar
 
 import mmdsb  # noqa: F401  (registers the mmdsb modules)
 from mmdsb.analysis import pizza_subset
@@ -33,6 +38,7 @@ from mmdsb.analysis.cli import (base_parser, format_table, load_model,
                                 load_vectors, report_warnings, run, setup,
                                 write_json)
 from mmdsb.analysis.data import AnalysisError, select_classes
+from mmdsb.analysis.progress import progress_bar
 
 
 def parse_args(argv=None):
@@ -85,7 +91,7 @@ def main(argv=None):
     labels = v.labels.cpu()
     keep = torch.ones(len(labels), dtype=torch.bool)
     per_class, warnings = {}, []
-    bar = ProgressBar(len(chosen), file=sys.stderr)
+    bar = progress_bar(len(chosen), 'classes')
     for c in chosen:
         name = v.names[c]
         idx = torch.nonzero(labels == c).flatten()
@@ -111,7 +117,7 @@ def main(argv=None):
                 round_best=res['round_best'],
                 positions=chosen_idx.tolist())
         bar.update()
-    sys.stderr.write('\n')
+    bar.finish()
     report_warnings(warnings)
 
     positions = torch.nonzero(keep).flatten().tolist()
