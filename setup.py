@@ -1,9 +1,24 @@
-"""Install mmdsb; OpenMMLab packages are listed for mim in mminstall.txt."""
+"""Install mmdsb; OpenMMLab packages are listed for mim in mminstall.txt.
+
+As in every OpenMMLab package, the configs, the tools and the model index
+are installed inside the package, under ``mmdsb/.mim/``: mmengine reads
+``mmdsb::<path>`` configs from ``.mim/configs`` and ``mim train`` / ``mim
+test`` run ``.mim/tools/train.py`` / ``test.py``. A normal install copies
+them into the wheel; an editable install links ``mmdsb/.mim/*`` to the
+checkout's folders, so that edits show at once.
+"""
+import os
 import os.path as osp
+import shutil
 
 from setuptools import find_packages, setup
+from setuptools.command.build_py import build_py
+from setuptools.command.develop import develop
 
 HERE = osp.dirname(osp.abspath(__file__))
+# Top-level entries of the checkout installed under mmdsb/.mim/.
+MIM_ENTRIES = ('configs', 'tools', 'model-index.yml')
+MIM_IGNORE = shutil.ignore_patterns('__pycache__', '*.pyc')
 
 
 def get_version():
@@ -27,6 +42,65 @@ def parse_requirements(name):
             if line:
                 requirements.append(line)
     return requirements
+
+
+def _remove(path):
+    if osp.islink(path) or osp.isfile(path):
+        os.remove(path)
+    elif osp.isdir(path):
+        shutil.rmtree(path)
+
+
+def link_mim_entries():
+    """Editable installs: ``mmdsb/.mim/<entry>`` -> ``../../<entry>``."""
+    mim_dir = osp.join(HERE, 'mmdsb', '.mim')
+    os.makedirs(mim_dir, exist_ok=True)
+    for entry in MIM_ENTRIES:
+        target = osp.join(mim_dir, entry)
+        _remove(target)
+        # Relative, so that the checkout can move.
+        os.symlink(osp.join('..', '..', entry), target)
+
+
+def copy_mim_entries(package_dir):
+    """Normal installs: copy the entries into ``<package_dir>/.mim``."""
+    mim_dir = osp.join(package_dir, '.mim')
+    _remove(mim_dir)
+    os.makedirs(mim_dir)
+    for entry in MIM_ENTRIES:
+        source = osp.join(HERE, entry)
+        if not osp.exists(source):
+            raise FileNotFoundError(
+                f'{source} is missing: mmdsb installs it under mmdsb/.mim/ '
+                '(build from a complete checkout or source distribution)')
+        if osp.isdir(source):
+            shutil.copytree(source, osp.join(mim_dir, entry),
+                            ignore=MIM_IGNORE)
+        else:
+            shutil.copyfile(source, osp.join(mim_dir, entry))
+
+
+class BuildPyWithMim(build_py):
+    """Adds ``mmdsb/.mim`` to the built package (links when editable).
+
+    The copies go to the build folder, never into the checkout, so a
+    normal build leaves the links of an editable install intact.
+    """
+
+    def run(self):
+        super().run()
+        if getattr(self, 'editable_mode', False):
+            link_mim_entries()
+        else:
+            copy_mim_entries(osp.join(self.build_lib, 'mmdsb'))
+
+
+class DevelopWithMim(develop):
+    """``python setup.py develop`` links like an editable install."""
+
+    def run(self):
+        link_mim_entries()
+        super().run()
 
 
 if __name__ == '__main__':
@@ -57,4 +131,5 @@ if __name__ == '__main__':
             # mmdet also needs mmcv 2.1.0 built with its ops (README).
             'det': parse_requirements('det.txt'),
         },
+        cmdclass={'build_py': BuildPyWithMim, 'develop': DevelopWithMim},
         zip_safe=False)

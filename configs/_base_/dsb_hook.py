@@ -1,6 +1,8 @@
 # The DSB re-weighting framework: the feature bank and its three stages
-# (DSBHook) and the semantic-scale weighter. For configs that already import
-# mmdsb; otherwise inherit dsb_runtime.py.
+# (DSBHook) and the semantic-scale weighter, for long-tailed data (alpha 2).
+# It owns custom_hooks and dsb_weighter (see default_runtime.py for how the
+# pieces compose); dsb_runtime.py is the same piece under the name for
+# adding DSB to any mmpretrain config.
 dsb_weighter = dict(
     type='SemanticScaleWeighter',
     alpha=2.0,  # 2 for long-tailed data, 1 for sample-balanced data
