@@ -13,8 +13,6 @@ from typing import List, Sequence, Tuple, Union
 import cv2
 import numpy as np
 
-from fixtures import write_cifar_pickles
-
 PerClass = Union[int, Sequence[int]]
 
 
@@ -170,15 +168,34 @@ def write_mini_imagenet(root: str, images_per_class: PerClass,
     return root
 
 
-def write_cifar100(root: str, images_per_class: int) -> str:
+def write_cifar100(root: str, images_per_class: PerClass) -> str:
     """Write ``cifar-100-python/train``, ``test`` and ``meta`` under
-    ``root``: of each class's ``images_per_class`` images, five sixths
-    (rounded up) go to ``train`` and the rest to ``test``, as 500 / 100 in
-    the real set. Returns ``root``."""
+    ``root``: of each class's images, five sixths (rounded up) go to
+    ``train`` and the rest to ``test``, as 500 / 100 in the real set, with
+    the classes interleaved as in the real files. Image ``j`` of class
+    ``c`` is the class colour plus one of 16 noise patterns. Returns
+    ``root``."""
     from mmpretrain.datasets.categories import CIFAR100_CATEGORIES
-    test = images_per_class // 6
-    write_cifar_pickles(root, 100, images_per_class - test, test)
-    with open(osp.join(root, 'cifar-100-python', 'meta'), 'wb') as f:
+    counts = _per_class(images_per_class, 100)
+    rng = np.random.default_rng(0)
+    noise = rng.integers(-12, 13, size=(16, 3072), dtype=np.int16)
+    colours = rng.integers(30, 226, size=(100, 3),
+                           dtype=np.int16).repeat(1024, axis=1)
+    folder = osp.join(root, 'cifar-100-python')
+    os.makedirs(folder, exist_ok=True)
+    for name, first, stop in (('train', lambda n: 0, lambda n: n - n // 6),
+                              ('test', lambda n: n - n // 6, lambda n: n)):
+        rows = sorted((j, c) for c, n in enumerate(counts)
+                      for j in range(first(n), stop(n)))
+        order = np.array(rows, dtype=np.int64).reshape(-1, 2)
+        labels = order[:, 1].tolist()
+        data = colours[order[:, 1]]
+        data += noise[order[:, 0] % 16]
+        data = data.clip(0, 255).astype(np.uint8)
+        with open(osp.join(folder, name), 'wb') as f:
+            pickle.dump({'data': data, 'fine_labels': labels,
+                         'coarse_labels': [c // 5 for c in labels]}, f)
+    with open(osp.join(folder, 'meta'), 'wb') as f:
         pickle.dump({'fine_label_names': list(CIFAR100_CATEGORIES),
-                     'coarse_label_names': []}, f)
+                     'coarse_label_names': [str(i) for i in range(20)]}, f)
     return root

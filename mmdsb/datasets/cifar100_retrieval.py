@@ -65,7 +65,8 @@ class CIFAR100Retrieval(ClassDisjointDataset):
             raise ValueError(f'{paths[2]} names {len(names)} fine classes; '
                              f'expected {self.NUM_CLASSES}, {self.LAYOUT}')
         parts = [self._load(p, 'data') for p in paths[:2]]
-        images = np.concatenate([p[0] for p in parts])
+        # Contiguous rows pickle fast when the data list is serialised.
+        images = np.ascontiguousarray(np.concatenate([p[0] for p in parts]))
         labels = np.concatenate([p[1] for p in parts])
         bad = np.flatnonzero((labels < 0) | (labels >= self.NUM_CLASSES))
         if len(bad):
