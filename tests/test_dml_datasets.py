@@ -5,6 +5,7 @@ import math
 import os
 import os.path as osp
 import pickle
+import re
 
 import mat4py
 import numpy as np
@@ -238,10 +239,18 @@ def test_cars_lt_uses_each_class_own_size(tmp_path):
     test = build('StanfordCarsRetrieval', root, split='test',
                  imbalance_factor=10, seed=3)
     assert len(test) == 98
-    # mu = 50 leaves classes of 10 to 30 images without any.
-    with pytest.raises(ValueError, match=r'imbalance_factor=50 leaves '
-                       r'training class \d+ .* without images'):
-        build('StanfordCarsRetrieval', root, imbalance_factor=50)
+    # mu <= N_j ** (97 / j) for every class j keeps an image of each; the
+    # tightest is class 96 (11 images): 11 ** (97 / 96) = 11.278.
+    assert min(sizes[j]**(97 / j) for j in range(1, 98)) == \
+        11**(97 / 96) == pytest.approx(11.2782, abs=1e-4)
+    with pytest.raises(ValueError, match=re.escape(
+            'imbalance_factor=11.28 leaves training class 96 (Dodge Charger '
+            'SRT-8 2009, 11 images) without images; the training classes '
+            'allow imbalance_factor <= 11.27') + '$'):
+        build('StanfordCarsRetrieval', root, imbalance_factor=11.28)
+    ds = build('StanfordCarsRetrieval', root, imbalance_factor=11.27,
+               serialize_data=False)
+    assert min(ds.metainfo['train_class_counts']) == 1
 
 
 @pytest.mark.parametrize('piece,type_,fixture', [

@@ -144,12 +144,16 @@ class ClassDisjointDataset(BaseDataset):
                                                  self.imbalance_factor)
             if min(counts) < 1:
                 i = counts.index(min(counts))
+                # n_j >= 1 holds for mu <= N_j ** ((M - 1) / j); the bound
+                # is rounded down so that the quoted factor works.
+                bound = min(float(available[j])**((len(counts) - 1) / j)
+                            for j in range(1, len(counts)))
+                bound = math.floor(bound * 100) / 100
                 raise ValueError(
                     f'{name}: imbalance_factor={imbalance_factor} leaves '
                     f'training class {i} ({split_classes[i]}, '
-                    f'{available[i]} images) without images; use a '
-                    f'factor <= {available[i] ** ((len(counts) - 1) / i):.4g}'
-                )
+                    f'{available[i]} images) without images; the training '
+                    f'classes allow imbalance_factor <= {bound:g}')
             chosen = in_split[seeded_class_subset(split_labels, counts,
                                                   self.seed)]
             self._train_class_counts = tuple(counts)
@@ -181,7 +185,10 @@ class ClassDisjointDataset(BaseDataset):
         return self._train_class_counts
 
     def load_data_list(self) -> List[dict]:
-        return list(self._infos)
+        # full_init calls this once; dropping the reference lets the
+        # serialised copy be the only one (CIFAR images are held in memory).
+        data_list, self._infos = self._infos, None
+        return data_list
 
     def extra_repr(self) -> List[str]:
         body = [f'Root of dataset: \t{self.data_root}',
