@@ -46,7 +46,7 @@ class StanfordCarsRetrieval(ClassDisjointDataset):
     classes 1-98 train (8,054 images), 99-196 test (8,131). See
     :class:`~mmdsb.datasets.class_disjoint.ClassDisjointDataset` for the
     arguments (``imbalance_factor``, ``seed``) and the labels; Cars196-LT
-    is ``imbalance_factor`` 10, 50 or 200 (paper Fig. 8b, Table 8).
+    is ``imbalance_factor`` 10, 20 or 50 (paper Fig. 8b, Table 8).
 
     Reads either layout of mmpretrain's ``StanfordCars``::
 

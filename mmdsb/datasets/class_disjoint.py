@@ -11,13 +11,13 @@ Long-tailed training sets (paper Fig. 8) keep, of training class ``i``
 (0-based), ``n_i = floor(N_i * mu ** (i / (1 - M)))`` images, ``N_i``
 being the number of images class ``i`` has, ``mu >= 1`` the imbalance
 factor. Fig. 8 writes ``N`` for the largest class; Cars196's classes
-differ in size (24 to 68 images per official split), so a common ``N``
-would ask more images of some classes than they have, and ``N_i`` keeps
-the exponential shape on every class. On CIFAR-100 (600 images in every
-class) both readings agree. The kept images are the first ``n_i`` of a
-``numpy.random.RandomState(seed)`` permutation of each class's images
-(one generator, classes in order), listed in file order. The test split is
-never reduced.
+differ in size, so a common ``N`` would ask more images of some classes
+than they have, and ``N_i`` keeps the exponential shape on every class
+(the largest kept class is then not exactly ``mu`` times the smallest).
+On CIFAR-100 (600 images in every class) both readings agree. The kept
+images are the first ``n_i`` of a ``numpy.random.RandomState(seed)``
+permutation of each class's images (one generator, classes in order),
+listed in file order. The test split is never reduced.
 """
 import math
 from typing import List, Optional, Sequence, Tuple
