@@ -102,13 +102,6 @@ def merge_args(cfg, args):
         cfg.resume = True
         cfg.load_from = args.resume
 
-    if args.auto_scale_lr:
-        if cfg.get('auto_scale_lr') is None:
-            raise ValueError(
-                '--auto-scale-lr needs `auto_scale_lr = dict(base_batch_size='
-                '...)` in the config')
-        cfg.auto_scale_lr.enable = True
-
     default_dataloader_cfg = ConfigDict(
         # Pinned memory only helps copies to a GPU.
         pin_memory=torch.cuda.is_available(),
@@ -135,6 +128,14 @@ def merge_args(cfg, args):
 
     if args.cfg_options is not None:
         cfg.merge_from_dict(args.cfg_options)
+
+    # After --cfg-options, which may set auto_scale_lr.base_batch_size.
+    if args.auto_scale_lr:
+        if cfg.get('auto_scale_lr') is None:
+            raise ValueError(
+                '--auto-scale-lr needs `auto_scale_lr = dict(base_batch_size='
+                '...)` in the config or in --cfg-options')
+        cfg.auto_scale_lr.enable = True
     return cfg
 
 

@@ -1,0 +1,214 @@
+"""Every command of the README's ```shell blocks runs as written, or is
+listed in NOT_RUN with the reason it cannot run here.
+
+The commands run in README order in a scratch folder that mirrors the
+repository (``tools``, ``mmdsb`` and each ``configs`` entry linked, so the
+commands' ``work_dirs/`` land there), with this checkout's mmdsb. The only
+changes are visible below: SHORTER appends options that cut the training to
+one or two epochs and a small digit-detection set, and CHECKPOINTS renames
+the checkpoints the README names after the full schedules. A ```python
+block whose first line is a comment naming a ``.py`` file (the "Adding DSB"
+config) is written to that path first, as a reader would save it.
+"""
+import importlib.util
+import os
+import os.path as osp
+import re
+import shlex
+import socket
+import subprocess
+import sys
+
+import pytest
+
+REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
+README = osp.join(REPO, 'README.md')
+
+# Commands that cannot run here, with the reason (exact text after joining
+# continued lines and dropping comments).
+NOT_RUN = {
+    'bash tools/install.sh': 'installs the stack (done before the tests)',
+    'bash tools/install.sh --det': 'installs the stack',
+    'bash tools/install.sh --tests --det': 'installs the stack',
+    'FORCE_CUDA=1 bash tools/install.sh --det': 'needs nvcc and a GPU',
+    'python -m pytest tests -q': 'the test suite, this test included',
+    'python -m pytest tests -m "not slow" -q':
+    'the test suite, this test included',
+    'bash tools/dist_train.sh configs/dsb_resnext50_imagenet-lt.py 8':
+    'needs ImageNet-LT and 8 GPUs',
+    'bash tools/dist_train.sh configs/dsb_resnext50_imagenet-lt.py 8 --resume':
+    'needs ImageNet-LT and 8 GPUs',
+    'bash tools/dist_test.sh configs/dsb_resnext50_imagenet-lt.py CKPT 8':
+    'needs ImageNet-LT, a trained checkpoint and 8 GPUs',
+    'NNODES=2 NODE_RANK=0 MASTER_ADDR=10.0.0.1 bash tools/dist_train.sh '
+    'configs/dsb_resnext50_imagenet-lt.py 8': 'needs a cluster of two nodes',
+    'python tools/train.py configs/gcl/gcl_resnet32_cifar10-lt-r100_stage1.py':
+    'needs the CIFAR-10 python archive under data/cifar10',
+    'python tools/train.py configs/gcl/gcl_resnet32_cifar10-lt-r100_stage2.py':
+    'needs the CIFAR-10 python archive and the stage-1 checkpoint',
+}
+
+# Options appended to the commands that train (program, options).
+SHORTER = (
+    ('python tools/demo.py', '--epochs 2'),
+    ('python tools/demo_det.py', '--epochs 1 --num-train 16 --num-val 8'),
+    ('python tools/train.py', '--cfg-options train_cfg.max_epochs=1'),
+    ('bash tools/dist_train.sh', '--cfg-options train_cfg.max_epochs=1'),
+)
+# The last checkpoints of those shortened runs.
+CHECKPOINTS = (
+    ('work_dirs/demo/ce/epoch_40.pth', 'work_dirs/demo/ce/epoch_2.pth'),
+    ('epoch_40.pth', 'epoch_1.pth'),  # runs of tools/train.py
+    ('work_dirs/demo_det/ce/epoch_24.pth',
+     'work_dirs/demo_det/ce/epoch_1.pth'),
+)
+
+CONFIG_FILE = re.compile(r'#\s*(\S+\.py)\s*$')
+
+
+def readme():
+    with open(README, encoding='utf-8') as f:
+        return f.read()
+
+
+def blocks(text, lang):
+    """Contents of the fenced blocks of one language, in order."""
+    return re.findall(rf'^```{lang}[ \t]*\n(.*?)^```', text, re.S | re.M)
+
+
+def commands(block):
+    """The commands of a shell block: continued lines joined, comments
+    dropped, ``&&`` / ``;`` chains split; each as its normalised text."""
+    found = []
+    for line in block.replace('\\\n', ' ').splitlines():
+        lexer = shlex.shlex(line, posix=True, punctuation_chars=True)
+        lexer.whitespace_split = True
+        lexer.commenters = '#'
+        current = []
+        for token in list(lexer) + ['&&']:
+            if token in ('&&', ';'):
+                if current:
+                    found.append(shlex.join(current))
+                current = []
+            elif token in ('|', '||', '&', '>', '<', '>>', '(', ')'):
+                raise AssertionError(
+                    f'README command with {token!r} is beyond this test: '
+                    f'{line.strip()}')
+            else:
+                current.append(token)
+    return found
+
+
+def listed():
+    """NOT_RUN with its commands written as :func:`commands` gives them."""
+    return {commands(cmd)[0]: reason for cmd, reason in NOT_RUN.items()}
+
+
+def readme_commands():
+    seen, ordered = set(), []
+    for block in blocks(readme(), 'shell'):
+        for cmd in commands(block):
+            if cmd not in seen:
+                seen.add(cmd)
+                ordered.append(cmd)
+    return ordered
+
+
+def shortened(cmd):
+    for program, options in SHORTER:
+        if cmd == program or cmd.startswith(program + ' '):
+            cmd = f'{cmd} {options}'
+    for old, new in CHECKPOINTS:
+        cmd = cmd.replace(old, new)
+    return cmd
+
+
+def config_files():
+    """``{path: text}`` of the python blocks that open with ``# path.py``."""
+    files = {}
+    for block in blocks(readme(), 'python'):
+        first = block.split('\n', 1)[0]
+        match = CONFIG_FILE.fullmatch(first)
+        if match:
+            files[match.group(1)] = block
+    return files
+
+
+def test_every_readme_command_is_run_or_listed():
+    """Cheap check, in the fast subset: the README still holds every listed
+    command (the list does not go stale) and each substitution applies."""
+    cmds = readme_commands()
+    assert cmds, 'no ```shell block found in README.md'
+    missing = set(listed()) - set(cmds)
+    assert not missing, f'NOT_RUN names commands the README lost: {missing}'
+    run = [c for c in cmds if c not in listed()]
+    for program, _ in SHORTER:
+        assert any(c.startswith(program) for c in run), program
+    for old, _ in CHECKPOINTS:
+        assert any(old in c for c in run), old
+    # A config the README tells the reader to write is a python block.
+    files = config_files()
+    for cmd in run:
+        for path in re.findall(r'configs/my_\S+\.py', cmd):
+            assert path in files, f'{cmd}: no ```python block # {path}'
+
+
+def test_commands_parse_as_a_shell_would():
+    block = ('bash a.sh --x && python b.py \\\n    --y "1 2"  # note\n'
+             '# a comment line\nA=1 python c.py key="[a,b]"\n')
+    assert commands(block) == [
+        'bash a.sh --x', "python b.py --y '1 2'",
+        "A=1 python c.py 'key=[a,b]'"
+    ]
+
+
+def free_port():
+    with socket.socket() as sock:
+        sock.bind(('127.0.0.1', 0))
+        return str(sock.getsockname()[1])
+
+
+def mirror(root):
+    """A folder that looks like the repository to the README commands."""
+    for name in ('tools', 'mmdsb'):
+        os.symlink(osp.join(REPO, name), root / name)
+    (root / 'configs').mkdir()
+    for name in os.listdir(osp.join(REPO, 'configs')):
+        os.symlink(osp.join(REPO, 'configs', name), root / 'configs' / name)
+    for path, text in config_files().items():
+        target = root / path
+        if not target.exists():  # never through a link into the checkout
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(text)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(importlib.util.find_spec('mmdet') is None,
+                    reason='the detection commands need mmdet (install.sh '
+                    '--det)')
+def test_readme_commands_run(tmp_path):
+    mirror(tmp_path)
+    env = dict(
+        os.environ,
+        # This checkout's mmdsb and `python`, whatever else is installed.
+        PYTHONPATH=REPO + os.pathsep + os.environ.get('PYTHONPATH', ''),
+        PATH=osp.dirname(sys.executable) + os.pathsep + os.environ['PATH'],
+        MPLBACKEND='Agg',
+        OMP_NUM_THREADS=os.environ.get('OMP_NUM_THREADS', '1'),
+        PORT=free_port())
+    not_run = listed()
+    for cmd in readme_commands():
+        if cmd in not_run:
+            continue
+        run = shortened(cmd)
+        proc = subprocess.run(
+            ['bash', '-c', run],
+            cwd=tmp_path,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            timeout=600)
+        assert proc.returncode == 0, (f'README command failed: {cmd}\nran: '
+                                      f'{run}\n{proc.stdout[-4000:]}')
