@@ -2,7 +2,9 @@
 # Distributed training with torchrun on one or more nodes:
 #   bash tools/dist_train.sh CONFIG GPUS [train.py options]
 # NNODES, NODE_RANK, PORT and MASTER_ADDR select the rendezvous. Without
-# CUDA, GPUS is the number of CPU processes (gloo backend).
+# CUDA, GPUS is the number of CPU processes (gloo backend). A config's
+# batch_size is per process: the global batch is batch_size x GPUS x NNODES
+# (divide batch_size to keep a one-process run's, or pass --auto-scale-lr).
 set -euo pipefail
 
 if [ $# -lt 2 ]; then
