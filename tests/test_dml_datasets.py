@@ -181,7 +181,7 @@ def test_cifar100_lt_counts_follow_exponential(cifar, mu):
     want = [math.floor(200 * mu**(i / (1 - 60))) for i in range(60)]
     assert want[0] == 200 and want[-1] == 200 // mu
     ds = build('CIFAR100Retrieval', cifar, split='train',
-               imbalance_factor=mu, seed=0)
+               imbalance_factor=mu, seed=0, serialize_data=False)
     assert list(ds.metainfo['train_class_counts']) == want
     assert np.bincount(ds.get_gt_labels()).tolist() == want
     assert dataset_class_counts(ds) == want  # what ClassCountsHook reads
@@ -231,7 +231,7 @@ def test_cars_lt_uses_each_class_own_size(tmp_path):
     sizes = [10 + (7 * i) % 11 for i in range(98)] + [1] * 98
     root = write_stanford_cars(str(tmp_path), sizes)
     ds = build('StanfordCarsRetrieval', root, split='train',
-               imbalance_factor=10, seed=3)
+               imbalance_factor=10, seed=3, serialize_data=False)
     want = [math.floor(sizes[i] * 10**(i / (1 - 98))) for i in range(98)]
     assert want[0] == 10 and want[-1] == 1  # sizes 10 ... 17
     assert list(ds.metainfo['train_class_counts']) == want
