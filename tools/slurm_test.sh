@@ -20,22 +20,22 @@ PARTITION=$1
 JOB_NAME=$2
 CONFIG=$3
 CHECKPOINT=$4
-GPUS=${GPUS:-8}
-if [ -z "${GPUS_PER_NODE:-}" ]; then
-    GPUS_PER_NODE=$(( GPUS < 8 ? GPUS : 8 ))
-fi
-CPUS_PER_TASK=${CPUS_PER_TASK:-5}
-SRUN_ARGS=${SRUN_ARGS:-}
-PYTHON=${PYTHON:-python}
-TOOLS_DIR=$(cd "$(dirname "$0")" && pwd)
-
-for name in GPUS GPUS_PER_NODE CPUS_PER_TASK; do
-    if ! [[ ${!name} =~ ^[1-9][0-9]*$ ]]; then
-        echo "$0: $name must be a positive integer, got '${!name}'" >&2
+check_count() {
+    if ! [[ ${!1} =~ ^[1-9][0-9]*$ ]]; then
+        echo "$0: $1 must be a positive integer, got '${!1}'" >&2
         usage
         exit 2
     fi
-done
+}
+GPUS=${GPUS:-8}
+check_count GPUS
+GPUS_PER_NODE=${GPUS_PER_NODE:-$(( GPUS < 8 ? GPUS : 8 ))}
+check_count GPUS_PER_NODE
+CPUS_PER_TASK=${CPUS_PER_TASK:-5}
+check_count CPUS_PER_TASK
+SRUN_ARGS=${SRUN_ARGS:-}
+PYTHON=${PYTHON:-python}
+TOOLS_DIR=$(cd "$(dirname "$0")" && pwd)
 
 # SRUN_ARGS is meant to be split into words.
 # shellcheck disable=SC2086
