@@ -15,6 +15,9 @@ import torch
 from mmengine.config import Config, ConfigDict, DictAction
 from mmengine.dist import is_main_process
 from mmengine.evaluator import DumpResults
+from mmengine.logging import print_log
+
+from mmdsb.evaluation import RetrievalMetric
 
 from _launch import build_runner, cleanup
 
@@ -122,6 +125,10 @@ def main(argv=None):
         runner.test_evaluator.metrics.append(
             DumpResults(out_file_path=args.out))
     metrics = runner.test()
+    # Metric learning: Recall@K and NMI as a table after mmengine's line.
+    for metric in runner.test_evaluator.metrics:
+        if isinstance(metric, RetrievalMetric) and is_main_process():
+            print_log(metric.format_table(metrics), logger='current')
     if args.out and args.out_item == 'metrics' and is_main_process():
         mmengine.dump(metrics, args.out)
     cleanup()

@@ -273,13 +273,36 @@ def kmeans_nmi(embeddings: np.ndarray, labels: np.ndarray,
 
 @METRICS.register_module()
 class RetrievalMetric(BaseMetric):
-    """Recall@K and K-means NMI of metric learning (paper Tables 4, 5).
+    """Recall@K and K-means NMI of deep metric learning (paper Tables 4, 5,
+    8, 9; SPEC 9).
 
-    The embedding of a sample is its ``embedding_key`` field (the
-    classifier's ``pred_score`` by default, or e.g. a stored feature);
-    retrieval runs among the evaluated samples (the test classes of
-    CUB-2011 / Cars196 are unseen in training). Keys (percent):
-    ``R@1``, ``R@2``, ... and ``NMI``.
+    The embedding of a sample is its ``embedding_key`` field: in metric
+    learning ``'embedding'``, which the metric-learning heads
+    (``CosineClsHead``, ``SoftTripleHead`` and their DSB forms) put in
+    every prediction; the default ``'pred_score'`` (class scores) only
+    means something when the evaluated classes are the trained ones.
+    Retrieval runs among the evaluated samples (leave-one-out nearest
+    neighbours by cosine similarity) and K-means takes K = the number of
+    distinct labels, so the test classes may be unseen in training and
+    numbered independently of the head's classes.
+
+    Samples are ordered by their dataset index (``sample_idx``) and each
+    index counts once, so the result does not depend on the number of
+    processes, the order in which their results are gathered or the
+    samples a distributed sampler repeats to fill its last batch.
+
+    Keys (percent): ``R@1``, ``R@2``, ... and ``NMI``. After each
+    evaluation :attr:`num_samples` and :attr:`num_classes` hold the size of
+    the evaluated set; :meth:`format_table` lays the result out as a text
+    table (``tools/test.py`` prints it).
+
+    Args:
+        ks: the ``K`` of Recall@K (1, 2, 4, 8).
+        embedding_key: data-sample field with the embedding.
+        seed: random state of K-means (10 initialisations).
+        collect_device: ``'cpu'`` or ``'gpu'``, how mmengine gathers the
+            results of all ranks.
+        prefix: key prefix (``retrieval``).
     """
     default_prefix = 'retrieval'
 
@@ -287,28 +310,75 @@ class RetrievalMetric(BaseMetric):
                  embedding_key: str = 'pred_score', seed: int = 0,
                  collect_device: str = 'cpu', prefix: Optional[str] = None):
         super().__init__(collect_device=collect_device, prefix=prefix)
-        if not ks or min(ks) < 1:
-            raise ValueError(f'RetrievalMetric ks must be positive, got {ks}')
-        self.ks, self.embedding_key, self.seed = tuple(ks), embedding_key, \
-            seed
+        if not ks or any(isinstance(k, bool) or int(k) != k or k < 1
+                         for k in ks):
+            raise ValueError(f'RetrievalMetric ks must be integers >= 1, got '
+                             f'{ks}')
+        self.ks, self.embedding_key, self.seed = tuple(int(k) for k in ks), \
+            embedding_key, seed
+        self.num_samples: Optional[int] = None
+        self.num_classes: Optional[int] = None
 
     def process(self, data_batch, data_samples: Sequence[dict]):
         for sample in data_samples:
-            if self.embedding_key not in sample or 'gt_label' not in sample:
-                raise ValueError(f'RetrievalMetric needs gt_label and '
-                                 f'{self.embedding_key!r} in each sample')
+            if self.embedding_key not in sample:
+                hint = (" (metric learning: set embedding_key='embedding' "
+                        'with a head that outputs it, e.g. CosineClsHead '
+                        'or SoftTripleHead)') \
+                    if self.embedding_key != 'embedding' else (
+                        ': the head does not output embeddings; use '
+                        'CosineClsHead or SoftTripleHead (or their DSB '
+                        'forms)')
+                raise ValueError(f'RetrievalMetric: the data samples have '
+                                 f'no {self.embedding_key!r}{hint}')
+            if 'gt_label' not in sample:
+                raise ValueError('RetrievalMetric needs gt_label in each '
+                                 'data sample')
             self.results.append(dict(
                 embedding=torch.as_tensor(
-                    sample[self.embedding_key]).cpu().reshape(-1),
+                    sample[self.embedding_key]).detach().cpu().reshape(-1),
                 gt_label=int(torch.as_tensor(sample['gt_label']).reshape(
-                    -1)[0])))
+                    -1)[0]),
+                sample_idx=sample.get('sample_idx')))
+
+    @staticmethod
+    def _unique_in_dataset_order(results: List[dict]) -> List[dict]:
+        if any(r['sample_idx'] is None for r in results):
+            return results  # no dataset index: keep the gathered order
+        by_index = {}
+        for r in results:
+            by_index.setdefault(int(r['sample_idx']), r)
+        return [by_index[i] for i in sorted(by_index)]
 
     def compute_metrics(self, results: List[dict]) -> Dict[str, float]:
         if not results:
             raise ValueError('RetrievalMetric got no samples to evaluate')
+        results = self._unique_in_dataset_order(results)
+        dims = {r['embedding'].numel() for r in results}
+        if len(dims) != 1:
+            raise ValueError(f'RetrievalMetric: embeddings of different '
+                             f'sizes {sorted(dims)}')
         x = torch.stack([r['embedding'] for r in results]).double().numpy()
+        if not np.isfinite(x).all():
+            raise ValueError('RetrievalMetric: the embeddings contain NaN or '
+                             'infinite values')
         y = np.array([r['gt_label'] for r in results])
+        self.num_samples, self.num_classes = len(y), len(np.unique(y))
         metrics = {f'R@{k}': v
                    for k, v in recall_at_k(x, y, self.ks).items()}
         metrics['NMI'] = kmeans_nmi(x, y, self.seed)
         return metrics
+
+    def format_table(self, metrics: Dict[str, float]) -> str:
+        """The keys of this metric in ``metrics`` (as the evaluator returns
+        them, prefixed) as a text table."""
+        prefix = f'{self.prefix}/' if self.prefix else ''
+        names = [f'R@{k}' for k in self.ks] + ['NMI']
+        missing = [n for n in names if prefix + n not in metrics]
+        if missing:
+            raise KeyError(f'format_table: {missing} not in the metrics')
+        size = '' if self.num_samples is None else (
+            f' ({self.num_samples} images of {self.num_classes} classes)')
+        head = ' '.join(f'{n:>6}' for n in names)
+        row = ' '.join(f'{metrics[prefix + n]:6.2f}' for n in names)
+        return f'Retrieval on the test set{size}:\n{head}\n{row}'
