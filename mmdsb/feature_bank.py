@@ -3,19 +3,39 @@
 A first-in first-out pool of (feature, label) pairs that keeps, per class,
 the sufficient statistics of its features (count, sum and scatter matrix
 ``sum z z^T``, float64). An update changes the statistics of the classes that
-entered or left the pool only, so an iteration costs ``O(batch * d^2)`` plus
-the volumes of those classes, never a pass over the pool. ``refresh``
-re-derives everything from the pool so that rounding cannot drift.
+entered or left the pool only, and the volumes and inter-class distance sums
+are brought up to date for those classes only, so an iteration costs
+``O(batch * d^2)`` for the statistics, one ``d x d`` Cholesky factorisation
+per changed class and ``O(changed * C * d)`` for the distances, never a pass
+over the pool. ``refresh`` re-derives everything from the pool.
+
+Precision: counts, sums, scatter matrices and volumes are float64 (a volume
+is a log-determinant of a centred scatter, which float32 cannot hold). The
+distances between class centres are computed in float32 blocks, about a
+global reference point, and summed in float64; the incremental update adds
+the change of each distance in a form whose rounding is relative to the
+change itself (``(d_new^2 - d_old^2) / (d_new + d_old)``), so that it does
+not drift over iterations. The distance sums agree with a float64
+recomputation within about ``1e-7`` relative, the DSB weights within
+``1e-6`` (their sensitivity to the distance sums is below 1).
+
+Off the CPU the update never reads device data on the host: the set of
+changed classes is the (sorted, bounded) list of labels that entered or
+left, with repeated labels masked instead of removed by ``unique``; labels
+are checked with device-side assertions; rows that must stay out of the
+statistics (non-finite features, sampler padding) are stored with the label
+``-1`` and count for nothing (see :meth:`push`).
 
 Pure PyTorch, no OpenMMLab import.
 """
-from typing import Dict, Optional, Union
+import math
+from concurrent.futures import ThreadPoolExecutor
+from typing import Dict, List, Optional, Tuple, Union
 
 import torch
 from torch import Tensor
 
-from .semantic_scale import (centre_distance_sums, check_labels,
-                             volumes_from_scatter)
+from .semantic_scale import check_labels
 
 __all__ = ['FeatureBank']
 
@@ -27,6 +47,57 @@ _MISMATCH = {
     'dim': 'the stored feature dimension (bank_dim) changed',
     'num_classes': "the model's number of classes changed",
 }
+# Rows of outer products added at once: 32 x 64 x 64 float64 is 1 MiB, which
+# stays in cache; the whole batch at once is memory-bound.
+_PUSH_ROWS = 32
+# Columns of a block of centre distances (changed classes x columns, float32,
+# a few MiB): the block is consumed while it is in cache.
+_DIST_COLS = 512
+# Classes whose volumes are computed in one batch of d x d matrices.
+_VOLUME_BLOCK = 1024
+
+
+_LN2 = math.log(2.0)
+_POOL: Optional[ThreadPoolExecutor] = None
+
+
+def _cholesky(mats: Tensor) -> Tuple[Tensor, Tensor]:
+    """``torch.linalg.cholesky_ex`` of a batch. On the CPU the batch is
+    factored one matrix after the other by LAPACK, on one core; the parts
+    of a large batch go to as many threads as torch may use."""
+    global _POOL
+    threads = torch.get_num_threads()
+    if mats.device.type != 'cpu' or threads < 2 or mats.shape[0] < 64:
+        return torch.linalg.cholesky_ex(mats)
+    if _POOL is None or _POOL._max_workers != threads:
+        _POOL = ThreadPoolExecutor(threads)
+    parts = list(_POOL.map(torch.linalg.cholesky_ex, mats.chunk(threads)))
+    return (torch.cat([p[0] for p in parts]),
+            torch.cat([p[1] for p in parts]))
+
+
+def _cholesky_volumes(mats: Tensor) -> Tensor:
+    """``1/2 log2 det`` of a batch of float64 positive definite matrices,
+    built in place in ``mats``, from their Cholesky factors.
+
+    On the CPU a matrix that fails to factor (rounding broke its positive
+    semi-definite part) falls back to eigenvalues clamped at 1, as
+    :func:`mmdsb.semantic_scale.feature_volume` does; off the CPU that check
+    would stop the host, so such a class gets a NaN volume and counts as
+    unusable (it takes the largest weight). Failure needs features of
+    magnitude about 1e7, far beyond any trained network's.
+    """
+    factor, info = _cholesky(mats)
+    # Volume = 1/2 log2 det = sum(log diag L) / ln 2.
+    half_logdet = factor.diagonal(dim1=-2, dim2=-1).log().sum(-1)
+    bad = info != 0
+    if mats.device.type == 'cpu':
+        if bool(bad.any()):
+            eig = torch.linalg.eigvalsh(mats[bad]).clamp_min(1.0)
+            half_logdet[bad] = 0.5 * eig.log().sum(-1)
+    else:
+        half_logdet = torch.where(bad, torch.nan, half_logdet)
+    return half_logdet / _LN2
 
 
 class FeatureBank:
@@ -66,20 +137,31 @@ class FeatureBank:
         self.sums = torch.zeros(self.num_classes, self.dim, **f64)
         self.scatters = torch.zeros(self.num_classes, self.dim, self.dim,
                                     **f64)
-        # Caches of the derived quantities, valid for the classes that have
-        # not changed since they were computed.
+        # Caches of the derived quantities. The labels pushed since a cache
+        # was last brought up to date name the classes it is stale for; the
+        # host keeps their tensors and sizes (no device read).
         self._volumes = torch.zeros(self.num_classes, **f64)
-        self._stale_volumes = torch.ones(
-            self.num_classes, dtype=torch.bool, device=device)
         self._centres = torch.zeros(self.num_classes, self.dim, **f64)
         self._centres_present = torch.zeros(
             self.num_classes, dtype=torch.bool, device=device)
         self._distance_sums = torch.zeros(self.num_classes, **f64)
-        self._stale_centres = torch.ones_like(self._stale_volumes)
+        self._invalidate()
+
+    def _invalidate(self) -> None:
+        """Mark every cached volume and distance sum stale."""
+        self._stale_volumes: Optional[List[Tensor]] = None
+        self._stale_centres: Optional[List[Tensor]] = None
+        self._stale_volumes_n = self._stale_centres_n = 0
 
     @property
     def device(self) -> torch.device:
         return self.feats.device
+
+    @property
+    def _on_cpu(self) -> bool:
+        # On the CPU reading a tensor costs nothing; elsewhere it stops the
+        # host from queueing work, so those paths avoid it.
+        return self.device.type == 'cpu'
 
     def __len__(self) -> int:
         return self.size
@@ -101,23 +183,38 @@ class FeatureBank:
         return (start + torch.arange(n, device=self.device)) % self.capacity
 
     def ordered(self):
-        """Features and labels in the pool, oldest first."""
+        """Features and labels in the pool, oldest first (rows stored as
+        void, label ``-1``, left out)."""
         pos = self._positions(self.head, self.size)
-        return self.feats[pos], self.labels[pos]
+        feats, labels = self.feats[pos], self.labels[pos]
+        keep = labels >= 0
+        if bool(keep.all()):
+            return feats, labels
+        return feats[keep], labels[keep]
 
-    def push(self, feats: Tensor, labels: Tensor, evict: int = 0) -> None:
+    def push(self,
+             feats: Tensor,
+             labels: Tensor,
+             evict: int = 0,
+             valid: Optional[Tensor] = None) -> None:
         """Enqueue a batch; dequeue the oldest samples beyond the capacity.
 
         A pool below capacity grows; a full pool drops as many of its
         oldest samples as the batch brings (Algorithm 2). ``evict`` forces
         at least that many of the oldest samples out first.
+
+        ``valid`` (bool per row) marks rows to keep out of the statistics
+        without changing the batch's shape: they take a slot with the label
+        ``-1`` and leave with it. The host never needs to count them.
         """
         if feats.dim() != 2 or feats.shape[1] != self.dim:
             raise ValueError(f'the bank holds {self.dim}-d features, got a '
                              f'batch of shape {tuple(feats.shape)}')
-        check_labels(labels, self.num_classes, feats.shape[0])
+        self._check_labels(labels, feats.shape[0])
         feats = feats.detach().to(self.device, torch.float32)
         labels = labels.to(self.device)
+        if valid is not None:
+            labels = torch.where(valid.to(self.device), labels, -1)
         if feats.shape[0] > self.capacity:
             feats, labels = feats[-self.capacity:], labels[-self.capacity:]
         b = feats.shape[0]
@@ -135,19 +232,56 @@ class FeatureBank:
             torch.cat([feats, out_feats]), torch.cat([labels, out_labels]),
             sign)
 
+    def _check_labels(self, labels: Tensor, n: int) -> None:
+        if self._on_cpu or labels.device.type == 'cpu':
+            check_labels(labels, self.num_classes, n)
+            return
+        # Same checks; the value check is an assertion on the device.
+        check_labels(labels[:0], self.num_classes)
+        if labels.dim() != 1 or labels.numel() != n:
+            raise ValueError(f'labels must be a 1-D tensor with one entry '
+                             f'per sample ({n}), got shape '
+                             f'{tuple(labels.shape)}')
+        if n:
+            torch._assert_async(
+                ((labels >= 0) & (labels < self.num_classes)).all(),
+                f'labels must lie in [0, {self.num_classes})')
+
     def _update_stats(self, feats: Tensor, labels: Tensor,
                       sign: Tensor) -> None:
         if labels.numel() == 0:
             return
+        # Void rows (label -1) go to class 0 with weight 0.
+        sign = (sign * (labels >= 0)).double()
+        labels = labels.clamp_min(0)
         x = feats.double()
-        s = sign.double()
-        self.counts.index_add_(0, labels, s)
-        self.sums.index_add_(0, labels, x * s[:, None])
-        self.scatters.index_add_(0, labels,
-                                 (x * s[:, None])[:, :, None] * x[:, None, :])
-        changed = torch.unique(labels)
-        self._stale_volumes[changed] = True
-        self._stale_centres[changed] = True
+        xs = x * sign[:, None]
+        self.counts.index_add_(0, labels, sign)
+        self.sums.index_add_(0, labels, xs)
+        for i in range(0, labels.numel(), _PUSH_ROWS):
+            rows = slice(i, i + _PUSH_ROWS)
+            self.scatters.index_add_(0, labels[rows],
+                                     xs[rows, :, None] * x[rows, None, :])
+        for name in ('_stale_volumes', '_stale_centres'):
+            stale = getattr(self, name)
+            if stale is not None:
+                stale.append(labels)
+                setattr(self, name + '_n',
+                        getattr(self, name + '_n') + labels.numel())
+
+    def _changed(self, stale: List[Tensor]) -> Tuple[Tensor, Tensor]:
+        """The classes named in ``stale`` and a mask that keeps one entry
+        per class. On the CPU the classes are distinct; elsewhere they are
+        the sorted labels, repeats masked out (``unique`` would read the
+        number of classes on the host)."""
+        ids = torch.cat(stale)
+        if self._on_cpu:
+            ids = torch.unique(ids)
+            return ids, torch.ones_like(ids, dtype=torch.bool)
+        ids = torch.sort(ids).values
+        first = torch.ones_like(ids, dtype=torch.bool)
+        first[1:] = ids[1:] != ids[:-1]
+        return ids, first
 
     def refresh(self) -> None:
         """Re-derive all statistics from the pool, exactly.
@@ -167,19 +301,35 @@ class FeatureBank:
         for c, xc in zip(counts.nonzero().flatten().tolist(),
                          torch.split(x, counts[counts > 0].tolist())):
             self.scatters[c] = xc.T @ xc
-        self._stale_volumes.fill_(True)
-        self._stale_centres.fill_(True)
-        self._distance_sums.zero_()
-        self._centres_present.zero_()
+        self._invalidate()
+
+    def _class_volumes(self, ids: Tensor) -> Tensor:
+        """Volumes of the classes ``ids`` from their statistics (0 below 2
+        samples): ``I + d / (n eps^2) (M - s s^T / n)``, built in place."""
+        n = self.counts[ids]
+        s = self.sums[ids]
+        mats = self.scatters[ids]
+        inv_n = 1.0 / n.clamp_min(1)
+        mats.baddbmm_((s * inv_n[:, None])[:, :, None], s[:, None, :],
+                      alpha=-1)
+        mats.mul_((self.dim / (self.eps * self.eps) * inv_n)[:, None, None])
+        mats.diagonal(dim1=-2, dim2=-1).add_(1)
+        return torch.where(n > 1.5, _cholesky_volumes(mats), 0.0)
 
     def volumes(self) -> Tensor:
         """``(C,)`` float64 volume of every class (0 below 2 samples)."""
-        stale = self._stale_volumes.nonzero().flatten()
-        if stale.numel():
-            self._volumes[stale] = volumes_from_scatter(
-                self.counts[stale], self.sums[stale], self.scatters[stale],
-                self.eps)
-            self._stale_volumes.zero_()
+        stale = self._stale_volumes
+        if stale is None or self._stale_volumes_n >= self.num_classes:
+            for i in range(0, self.num_classes, _VOLUME_BLOCK):
+                ids = torch.arange(i, min(i + _VOLUME_BLOCK,
+                                          self.num_classes),
+                                   device=self.device)
+                self._volumes[ids] = self._class_volumes(ids)
+        elif stale:
+            ids, _ = self._changed(stale)
+            # Repeated classes write the same value twice.
+            self._volumes[ids] = self._class_volumes(ids)
+        self._stale_volumes, self._stale_volumes_n = [], 0
         return self._volumes.clone()
 
     def present(self) -> Tensor:
@@ -191,37 +341,91 @@ class FeatureBank:
 
     def distance_sums(self) -> Tensor:
         """For every present class, the summed distance from its centre to
-        all present class centres; updated for the changed classes only."""
-        changed = self._stale_centres.nonzero().flatten()
-        if changed.numel() == 0:
-            return self._distance_sums.clone()
+        all present class centres (float32 distances summed in float64,
+        see the module docstring); updated for the changed classes only."""
+        stale = self._stale_centres
         present, centres = self.present(), self.centres()
-        if 2 * changed.numel() >= self.num_classes:
-            # Most classes moved: one full pass is cheaper.
-            self._distance_sums = centre_distance_sums(centres, present)
-        else:
-            self._update_distance_sums(changed, centres, present)
+        # The reference point of the float32 distances: the mean centre.
+        weight = present.double()
+        ref = (weight @ centres) / weight.sum().clamp_min(1)
+        if stale is None or self._stale_centres_n >= self.num_classes:
+            # Most classes may have moved: one full pass is cheaper.
+            ids = torch.arange(self.num_classes, device=self.device)
+            # Old centres = new ones: every distance is computed directly.
+            self._update_distance_sums(ids, present, centres, ref,
+                                       centres, present, weight * 0)
+        elif stale:
+            ids, first = self._changed(stale)
+            self._update_distance_sums(ids, first, centres, ref,
+                                       self._centres[ids],
+                                       self._centres_present[ids],
+                                       self._distance_sums)
         self._centres.copy_(centres)
         self._centres_present.copy_(present)
-        self._stale_centres.zero_()
+        self._stale_centres, self._stale_centres_n = [], 0
         return self._distance_sums.clone()
 
-    def _update_distance_sums(self, changed: Tensor, centres: Tensor,
-                              present: Tensor) -> None:
-        k = changed.numel()
-        # Rows: the changed classes' new then old centres; columns: every
-        # class's current centre (unchanged classes have not moved).
-        dist = torch.cdist(
-            torch.cat([centres[changed], self._centres[changed]]), centres)
-        sign = torch.cat([present[changed], self._centres_present[changed]])
-        sign = sign.double()
-        sign[k:] *= -1
-        sums = self._distance_sums
-        # Unchanged classes: swap the distances to the moved centres.
-        sums += sign @ dist
-        # Changed classes: their full row, recomputed.
-        sums[changed] = dist[:k] @ present.double()
-        sums[~present] = 0
+    def _update_distance_sums(self, ids: Tensor, first: Tensor,
+                              centres: Tensor, ref: Tensor, old: Tensor,
+                              old_present: Tensor, sums: Tensor) -> None:
+        """Move the classes ``ids`` from their ``old`` centres to their
+        current ones in the distance sums ``sums`` (all classes).
+
+        Every class ``j`` gains ``d(new_i, o_j) - d(old_i, o_j)`` for each
+        moved class ``i`` (present before and after; an appearing class adds
+        its new distances, a vanishing one removes its old ones); the moved
+        classes' own sums are recomputed over all present centres. With
+        ``t = d_new^2 - d_old^2 = 2 delta . (old - o_j) + |delta|^2`` the
+        change is ``t / (d_new + d_old)``, whose float32 rounding is relative
+        to the change, not to the distance.
+        """
+        present = self.present()
+        new_present = present[ids]
+        f32 = torch.float32
+        new = centres[ids]
+        # A class that appears or vanishes has no old (new) centre: it
+        # keeps one centre (delta 0) and its distances are added (removed)
+        # directly, see ``w_swap`` below.
+        moved = (new_present & old_present)[:, None]
+        o = torch.where(old_present[:, None], old, new) - ref
+        delta = torch.where(moved, new - old, 0.)
+        on = (o * o).sum(1, keepdim=True).to(f32)
+        t0 = (2 * (delta * o).sum(1) + (delta * delta).sum(1))[:, None]
+        o, delta, t0 = o.to(f32), delta.to(f32), t0.to(f32)
+        cols = (centres - ref).to(f32)
+        cn = (cols * cols).sum(1)
+        keep = first.to(f32)
+        w_change = keep * new_present.to(f32)
+        w_swap = keep * (new_present.to(f32) - old_present.to(f32))
+        weight = present.to(f32)
+        # A class's distance to itself is 0, but float32 rounding of
+        # |a|^2 + |a|^2 - 2 a.a is not, and its square root is about
+        # 3e-4 |a|: these entries are taken out of the row sums.
+        self_weight = weight[ids]
+        col_sums = torch.empty_like(sums)
+        row_sums = torch.zeros_like(sums[ids])
+        for s in range(0, self.num_classes, _DIST_COLS):
+            e = min(s + _DIST_COLS, self.num_classes)
+            block = cols[s:e].T
+            d_old = torch.addmm(on, o, block, alpha=-2).add_(cn[s:e])
+            d_old.clamp_min_(0)
+            t = torch.addmm(t0, delta, block, alpha=-2)
+            d_new = (d_old + t).clamp_min_(0).sqrt_()
+            d_old.sqrt_()
+            at = ids - s
+            inside = (at >= 0) & (at < e - s)
+            own = d_new.gather(1, at.clamp(0, e - s - 1)[:, None])[:, 0]
+            row_sums += (d_new @ weight[s:e] -
+                         own * inside * self_weight).double()
+            col = w_swap @ d_old
+            t.div_(d_old.add_(d_new).clamp_min_(1e-30))
+            col_sums[s:e] = col.addmv_(t.T, w_change).double()
+        out = self._distance_sums
+        if out is not sums:
+            out.copy_(sums)
+        out += col_sums
+        out[ids] = row_sums
+        out.mul_(present)
 
     def state_dict(self) -> Dict[str, Union[Tensor, int]]:
         """The pool as plain tensors and integers, oldest sample first."""
@@ -262,4 +466,5 @@ class FeatureBank:
         for name, value in vars(self).items():
             if isinstance(value, Tensor):
                 setattr(self, name, value.to(device))
+        self._invalidate()
         return self

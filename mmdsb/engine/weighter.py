@@ -2,7 +2,7 @@
 import copy
 import math
 from collections import Counter
-from typing import Dict, Optional, Tuple
+from typing import Dict, List, Optional, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -20,7 +20,11 @@ __all__ = ['SemanticScaleWeighter']
 
 def _gather_rows(feats: Tensor, labels: Tensor) -> Tuple[Tensor, Tensor]:
     """Concatenate every rank's rows in rank order (batches may differ in
-    size), so that all ranks see the same global batch."""
+    size), so that all ranks see the same global batch.
+
+    The batch sizes are exchanged first: the one host read of the update
+    under data-parallel training, unavoidable while ranks may hold batches
+    of different sizes (detection: instances per image)."""
     if get_world_size() == 1:
         return feats, labels
     n = feats.shape[0]
@@ -33,6 +37,43 @@ def _gather_rows(feats: Tensor, labels: Tensor) -> Tuple[Tensor, Tensor]:
             torch.cat([lb[:s] for lb, s in zip(all_labels, sizes)]))
 
 
+def _usable(values: Tensor, rtol: float) -> Tensor:
+    """:func:`mmdsb.semantic_scale.usable` without host reads."""
+    finite = torch.isfinite(values)
+    top = torch.where(finite, values, -math.inf).max()
+    return finite & (values > 0) & (values > rtol * top)
+
+
+def _scales(volumes: Tensor, distance_sums: Optional[Tensor],
+            present: Optional[Tensor], alpha: float, interclass: bool,
+            rtol: float) -> Tensor:
+    """:func:`mmdsb.semantic_scale.scales_from_volumes` without host
+    reads: masks and ``where`` instead of indexing and branches."""
+    valid = _usable(volumes, rtol)
+    top = torch.where(valid, volumes, -math.inf).max()
+    scales = torch.where(valid, volumes / top, 0.)
+    if not interclass:
+        return scales
+    w = torch.where(present, distance_sums, 0.)
+    w_max = w.max()
+    w_norm = torch.where(w_max > 0, w / w_max, 0.)
+    return scales * torch.log2(alpha + w_norm)
+
+
+def _weights(scales: Tensor, normalize: str, max_ratio: Optional[float],
+             rtol: float) -> Tensor:
+    """:func:`mmdsb.semantic_scale.dsb_weights` without host reads."""
+    valid = _usable(scales, rtol)
+    inv = torch.where(valid, 1.0 / torch.where(valid, scales, 1.0), 0.0)
+    weights = torch.where(valid, inv, inv.max())
+    weights = torch.where(valid.any(), weights, 1.0)
+    if max_ratio is not None:
+        weights = torch.minimum(weights, weights.min() * max_ratio)
+    if normalize == 'mean':
+        return weights * (weights.numel() / weights.sum())
+    return weights / weights.sum()
+
+
 @TASK_UTILS.register_module()
 class SemanticScaleWeighter:
     """Keeps the storage pool and turns it into DSB class weights.
@@ -42,6 +83,14 @@ class SemanticScaleWeighter:
     (1-D average pooling, paper App. F.2), gathers them from all ranks,
     pushes them into the bank and, in the re-weighting stage, returns the
     per-class weights ``a`` computed from the updated bank.
+
+    On a GPU the update queues without stopping the host: the stage is
+    known to the host, rows to keep out of the bank (padding, non-finite
+    features) are masked rather than removed (:meth:`FeatureBank.push`),
+    the weights are computed with masks instead of indexing, and the
+    warnings are counted on the device and logged when DSBHook asks for
+    the counts (:meth:`pop_warning_counts`). Under data-parallel training
+    the batch sizes of the ranks are exchanged once per iteration.
 
     A copy of a model (EMA, ``copy.deepcopy``) shares its consumers'
     weighter instead of duplicating the pool: there is one pool per
@@ -104,6 +153,9 @@ class SemanticScaleWeighter:
         # logs the counts once per epoch (see :meth:`pop_warning_counts`).
         self.warning_counts: Counter = Counter()
         self._warned = set()
+        # Off the CPU: warnings counted on the device, read by
+        # pop_warning_counts (see _device_counts).
+        self._pending: Optional[Tensor] = None
 
     def __deepcopy__(self, memo) -> 'SemanticScaleWeighter':
         # A model copy shares the pool; see the class docstring.
@@ -115,6 +167,7 @@ class SemanticScaleWeighter:
         new.bank, new.feat_dim, new.stage = None, None, 1
         new.real_samples = None
         new.warning_counts, new._warned = Counter(), set()
+        new._pending = None
         return new
 
     def init_bank(self, capacity: int, num_classes: int,
@@ -143,8 +196,42 @@ class SemanticScaleWeighter:
 
     def pop_warning_counts(self) -> Counter:
         """The warning counts since the last call, then reset them."""
+        self._flush_device_counts()
         counts, self.warning_counts = self.warning_counts, Counter()
         return counts
+
+    # Order of the counters kept on the device.
+    _DEVICE_COUNTS = ('nonfinite_batches', 'nonfinite_features',
+                      'fallback_weights')
+
+    def _count(self, key: str, value: Tensor) -> None:
+        """Add ``value`` to a warning count kept on the device."""
+        if self._pending is None:
+            self._pending = torch.zeros(
+                len(self._DEVICE_COUNTS) + self.num_classes,
+                dtype=torch.long, device=value.device)
+        self._pending[self._DEVICE_COUNTS.index(key)] += value
+
+    def _flush_device_counts(self) -> None:
+        """Read the counts kept on the device (one host read) and log the
+        first occurrence of each warning."""
+        if self._pending is None:
+            return
+        pending, self._pending = self._pending.cpu(), None
+        k = len(self._DEVICE_COUNTS)
+        counts = dict(zip(self._DEVICE_COUNTS, pending[:k].tolist()))
+        if counts['nonfinite_batches']:
+            self._warn(
+                'nonfinite_batches',
+                f"DSB: {counts['nonfinite_features']} features in "
+                f"{counts['nonfinite_batches']} batches were NaN or inf; "
+                'they are kept out of the feature bank',
+                counts['nonfinite_batches'])
+            self.warning_counts['nonfinite_features'] += counts[
+                'nonfinite_features']
+        if counts['fallback_weights']:
+            ids = pending[k:].nonzero().flatten().tolist()
+            self._warn_fallback(ids, counts['fallback_weights'])
 
     def reduce(self, feats: Tensor) -> Tensor:
         """Flatten pre-logits and pool them to ``bank_dim`` channels."""
@@ -171,7 +258,12 @@ class SemanticScaleWeighter:
         """
         self._check_bank()
         bank = self.bank
-        check_labels(labels, bank.num_classes, feats.shape[0])
+        # Off the CPU, nothing below reads device data on the host.
+        sync_free = bank.device.type != 'cpu'
+        if sync_free:
+            bank._check_labels(labels, feats.shape[0])
+        else:
+            check_labels(labels, bank.num_classes, feats.shape[0])
         dim = feats[0].numel() if feats.shape[0] else None
         if self.feat_dim is None:
             if dim is not None and dim < self.bank_dim:
@@ -186,10 +278,21 @@ class SemanticScaleWeighter:
         x, y = self.reduce(feats), labels.to(feats.device)
         if batch_ids is not None and self.real_samples is not None:
             keep = batch_ids.to(feats.device) < self.real_samples
-            x, y = x[keep], y[keep]
+            if sync_free:
+                # Padding rows travel as label -1 (void in the bank).
+                y = torch.where(keep, y, -1)
+            else:
+                x, y = x[keep], y[keep]
         x, y = _gather_rows(x, y)
         finite = torch.isfinite(x).all(dim=1)
-        if not finite.all():
+        if sync_free:
+            bad = (~finite).sum()
+            self._count('nonfinite_batches', (bad > 0).long())
+            self._count('nonfinite_features', bad)
+            valid = finite & (y >= 0)
+            x = torch.where(finite[:, None], x, 0.)
+            bank.push(x, y.clamp_min(0), valid=valid)
+        elif not finite.all():
             bad = int((~finite).sum())
             self._warn(
                 'nonfinite_batches',
@@ -197,7 +300,8 @@ class SemanticScaleWeighter:
                 'or inf; they are kept out of the feature bank')
             self.warning_counts['nonfinite_features'] += bad
             x, y = x[finite], y[finite]
-        bank.push(x, y)
+        if not sync_free:
+            bank.push(x, y)
         if self.stage < 3:
             return None
         return self.class_weights()
@@ -206,6 +310,11 @@ class SemanticScaleWeighter:
         """``(C,)`` semantic scales ``S`` of the classes in the bank."""
         self._check_bank()
         bank = self.bank
+        if bank.device.type != 'cpu':
+            return _scales(bank.volumes(),
+                           bank.distance_sums() if self.interclass else None,
+                           bank.present(), self.alpha, self.interclass,
+                           self.usable_rtol)
         if not self.interclass:
             return scales_from_volumes(bank.volumes(), interclass=False,
                                        rtol=self.usable_rtol)
@@ -223,20 +332,28 @@ class SemanticScaleWeighter:
         largest weight (said once in the log, counted every time)."""
         if scales is None:
             scales = self.semantic_scales()
+        if scales.device.type != 'cpu':
+            missing = ~_usable(scales, self.usable_rtol)
+            self._count('fallback_weights', missing.any().long())
+            self._pending[len(self._DEVICE_COUNTS):] += missing
+            return _weights(scales, self.normalize, self.max_weight_ratio,
+                            self.usable_rtol)
         missing = ~usable(scales, self.usable_rtol)
         if missing.any():
-            ids = missing.nonzero().flatten().tolist()
-            shown = ', '.join(map(str, ids[:20])) + (
-                ', ...' if len(ids) > 20 else '')
-            self._warn(
-                'fallback_weights',
-                f'DSB: {len(ids)} classes have no usable semantic scale '
-                '(fewer than 2 samples in the bank, or features collapsed '
-                f'to a volume below {self.usable_rtol:g} of the largest); '
-                'they get the largest weight among the other classes '
-                f'(or 1 if none has a scale). Classes: {shown}')
+            self._warn_fallback(missing.nonzero().flatten().tolist())
         return dsb_weights(scales, self.normalize, self.max_weight_ratio,
                            self.usable_rtol)
+
+    def _warn_fallback(self, ids: List[int], count: int = 1) -> None:
+        shown = ', '.join(map(str, ids[:20])) + (
+            ', ...' if len(ids) > 20 else '')
+        self._warn(
+            'fallback_weights',
+            f'DSB: {len(ids)} classes have no usable semantic scale '
+            '(fewer than 2 samples in the bank, or features collapsed '
+            f'to a volume below {self.usable_rtol:g} of the largest); '
+            'they get the largest weight among the other classes '
+            f'(or 1 if none has a scale). Classes: {shown}', count)
 
     def state_dict(self) -> Dict:
         self._check_bank()
