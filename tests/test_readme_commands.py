@@ -5,7 +5,7 @@ The commands run in README order in a scratch folder that mirrors the
 repository (``tools``, ``mmdsb`` and each ``configs`` entry linked, so the
 commands' ``work_dirs/`` land there), with this checkout's mmdsb. The only
 changes are visible below: SHORTER appends options that cut the training to
-one or two epochs and a small digit-detection set, and CHECKPOINTS renames
+one or two epochs (and fewer images), and CHECKPOINTS renames
 the checkpoints the README names after the full schedules. A ```python
 block whose first line is a comment naming a ``.py`` file (the "Adding DSB"
 config) is written to that path first, as a reader would save it.
@@ -54,6 +54,10 @@ SHORTER = (
     ('python tools/demo_det.py', '--epochs 1 --num-train 16 --num-val 8'),
     ('python tools/train.py', '--cfg-options train_cfg.max_epochs=1'),
     ('bash tools/dist_train.sh', '--cfg-options train_cfg.max_epochs=1'),
+    # ResNet-18 on CPU: a few batches of the digits.
+    ('python tools/train.py configs/my_dsb_resnet18_digits-lt.py',
+     '--cfg-options train_dataloader.dataset.indices=64 '
+     'val_dataloader.dataset.indices=100'),
 )
 # The last checkpoints of those shortened runs.
 CHECKPOINTS = (
