@@ -4,28 +4,18 @@
     python tools/analysis_tools/benchmark_bank.py [--scales ...] \
         [--iters N] [--threads T] [--device cpu|cuda] [--train-step]
 
-Per dataset scale the bank is filled with one epoch of synthetic features
-whose labels follow the dataset's long-tailed class profile (the stage-3
-steady state); every iteration one global batch enters and as many of the
-oldest samples leave. It times, on the same batches,
-
-(a) incremental: ``observe()`` in stage 3 (bank update + class weights);
-(b) recompute: the same FIFO update of a plain pool, then
-    ``dsb_weights(semantic_scales(pool))``, which recomputes every class;
-
-and prints one table per scale: the median times, the parts of (a), the
-ratio (b)/(a) of the medians against the target, the largest relative
-difference of the weights of (a) and (b) over all iterations, and memory.
-
-Class profiles run from the head count down to the tail count with the
-exponent warped (``n_i = max * (min/max) ** ((i/(C-1)) ** gamma)``, gamma by
-bisection) so that they sum exactly to the dataset size. LVIS v1: one entry
-per training instance (1,270,141 of 1203 classes), the instances of 16
-images per global batch (203), features of the 1024-d box head.
-
-``--train-step`` times SGD steps of ResNeXt-50 (32x4d) at batch 64 on
-synthetic images with a plain and a DSB linear head, the bank full and
-re-weighting, at ImageNet-LT and iNaturalist 2018 scale.
+Per dataset scale the bank holds one epoch of synthetic features whose labels
+follow the dataset's long-tailed profile (the stage-3 steady state); each
+iteration one global batch enters and as many of the oldest samples leave.
+On the same batches it times (a) ``observe()`` and (b) the same FIFO update
+of a plain pool followed by ``dsb_weights(semantic_scales(pool))``, and
+prints one table per scale: median times, the parts of (a), the ratio of the
+medians against the target and the largest relative difference of the
+weights. Profiles run from the head to the tail count, the exponent warped
+so that they sum exactly to the dataset size; LVIS v1 holds its 1,270,141
+training instances, 203 (16 images) per batch. ``--train-step`` times SGD
+steps of ResNeXt-50 (32x4d), batch 64, synthetic images, plain vs DSB head,
+with the bank at ImageNet-LT and iNaturalist 2018 scale.
 """
 import argparse
 import statistics
@@ -246,34 +236,32 @@ def benchmark_train_step(spec: dict, device: torch.device, batch: int = 64,
             model.head.dsb_weighter = weighter
         optim = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
 
-        def step():
-            loss = sum(v for k, v in model.loss(images, samples).items()
-                       if 'loss' in k)
-            optim.zero_grad(set_to_none=True)
-            loss.backward()
-            optim.step()
+        def steps(n: int, model=model, optim=optim) -> None:
+            for _ in range(n):
+                loss = sum(v for k, v in model.loss(images, samples).items()
+                           if 'loss' in k)
+                optim.zero_grad(set_to_none=True)
+                loss.backward()
+                optim.step()
 
-        for _ in range(warmup):
-            step()
-        _, ms = timed(lambda: [step() for _ in range(iters)], device)
-        ips[kind] = batch * iters / (ms / 1e3)
-        del model, optim
+        steps(warmup)
+        ips[kind] = batch * iters / (timed(lambda: steps(iters), device)[1] /
+                                     1e3)
     return dict(spec=spec, device=device, batch=batch, img_size=img_size,
                 iters=iters, ips=ips)
 
 
 def print_train(res: dict) -> None:
-    ratio = res['ips']['DSB'] / res['ips']['plain']
-    met = 'MET' if ratio >= THROUGHPUT_TARGET else 'NOT MET'
-    where = '' if res['device'].type == 'cuda' else (
-        ' (the target is for a GPU; on the CPU this only runs the step)')
+    ips, ratio = res['ips'], res['ips']['DSB'] / res['ips']['plain']
     print(f'\n=== training step, ResNeXt-50 32x4d, batch {res["batch"]}, '
           f'{res["img_size"]}px synthetic images, {res["spec"]["name"]} '
-          f'bank, device={res["device"]} ===')
-    print(f'plain {res["ips"]["plain"]:.1f} img/s, DSB '
-          f'{res["ips"]["DSB"]:.1f} img/s over {res["iters"]} steps each')
+          f'bank, device={res["device"]} ===\nplain {ips["plain"]:.1f} '
+          f'img/s, DSB {ips["DSB"]:.1f} img/s, {res["iters"]} steps each')
     print(f'throughput DSB / plain: {ratio:.3f} (target >= '
-          f'{THROUGHPUT_TARGET}: {met}){where}')
+          f'{THROUGHPUT_TARGET}: '
+          f'{"MET" if ratio >= THROUGHPUT_TARGET else "NOT MET"})' +
+          ('' if res['device'].type == 'cuda' else
+           ' (the target is for a GPU; on the CPU this only runs the step)'))
 
 
 def parse_args(argv=None):
@@ -281,12 +269,11 @@ def parse_args(argv=None):
     p.add_argument('--scales', nargs='*', choices=sorted(SCALES),
                    default=['imagenet-lt', 'inat2018', 'lvis-v1'],
                    help='dataset scales of the bank benchmark (none: skip)')
-    p.add_argument('--iters', type=int, default=10,
-                   help='timed iterations of (a) and (b) per scale')
+    p.add_argument('--iters', type=int, default=10, help='timed iterations')
     p.add_argument('--warmup', type=int, default=2)
     p.add_argument('--threads', type=int, help='torch CPU threads')
     p.add_argument('--device', choices=['auto', 'cpu', 'cuda'],
-                   default='auto', help='auto: cuda when available')
+                   default='auto')
     p.add_argument('--train-step', action='store_true',
                    help='also time ResNeXt-50 SGD steps, plain vs DSB head')
     p.add_argument('--train-scales', nargs='+', choices=sorted(SCALES),
@@ -312,21 +299,19 @@ def main(argv=None) -> List[dict]:
     if args.device == 'cuda' and not torch.cuda.is_available():
         raise SystemExit('--device cuda: no CUDA device is available')
     device = torch.device(args.device)
-    # Tail classes below 2 samples make the weighter warn; the table counts
-    # them instead.
+    # The table counts the tail classes below 2 samples instead of warning.
     MMLogger.get_instance('benchmark_bank', log_level='ERROR')
     results = []
     for key in args.scales:
-        results.append(benchmark_scale(SCALES[key], args.iters, device,
-                                       args.warmup))
+        results.append(
+            benchmark_scale(SCALES[key], args.iters, device, args.warmup))
         print_scale(results[-1])
     gpu = device.type == 'cuda'
     for key in args.train_scales if args.train_step else []:
         results.append(benchmark_train_step(
-            SCALES[key], device, img_size=args.img_size or (224 if gpu else
-                                                            64),
-            iters=args.train_iters or (20 if gpu else 2),
-            warmup=5 if gpu else 1))
+            SCALES[key], device, warmup=5 if gpu else 1,
+            img_size=args.img_size or (224 if gpu else 64),
+            iters=args.train_iters or (20 if gpu else 2)))
         print_train(results[-1])
     return results
 
