@@ -194,7 +194,8 @@ def test_every_command_writes_valid_pngs(cli):
 
 def test_dataset_report_matches_the_semantic_scale_api(cli):
     stdout, stderr, out_dir = ok(cli, 'dataset_report')
-    assert '] 342/342' in stderr  # progress bar
+    # Progress into a file: plain lines, the last at the end.
+    assert 'images: 342/342 (100%)' in stderr and '\r' not in stderr
     res = load_json(osp.join(out_dir, 'dataset_report.json'))
     x, y = digits_vectors()
     assert x.shape == (342, 768)
