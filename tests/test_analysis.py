@@ -26,6 +26,9 @@ from mmdsb.evaluation import ShotAccuracy
 from mmdsb.semantic_scale import (class_volumes, feature_volume,
                                   semantic_scales)
 
+# Slow: every analysis command end to end, on a trained LeNet-5.
+pytestmark = pytest.mark.slow
+
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 DEMO = osp.join(REPO, 'configs', 'demo', 'ce_lenet5_digits-lt.py')
 TOOLS = osp.join(REPO, 'tools', 'analysis_tools')

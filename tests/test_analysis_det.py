@@ -24,6 +24,9 @@ from mmdsb.analysis.det_features import split_instance_features
 from mmdsb.det.datasets import write_digits_lvis
 from mmdsb.engine.weighter import SemanticScaleWeighter
 
+# Slow: detection analysis on trained Faster R-CNNs.
+pytestmark = pytest.mark.slow
+
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 TOOLS = osp.join(REPO, 'tools', 'analysis_tools')
 TEST_PIPELINE = [

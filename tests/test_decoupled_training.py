@@ -2,6 +2,7 @@
 configs of paper Table 11)."""
 import os.path as osp
 
+import pytest
 import torch
 from mmengine.config import Config
 from mmengine.runner import Runner
@@ -9,6 +10,9 @@ from mmengine.runner import Runner
 import mmdsb  # noqa: F401
 from mmdsb.datasets import ClassAwareSampler
 from test_configs import ROOT, point_at_glt_fixture, shrink_images
+
+# Slow: two-stage training through the Runner.
+pytestmark = pytest.mark.slow
 
 
 def _runner(name, tmp_path, work):

@@ -14,6 +14,9 @@ import mmdsb.det  # noqa: F401
 from mmdsb.det.datasets import write_digits_lvis
 from mmdsb.engine import DSBHook
 
+# Slow: every detection config trains and evaluates.
+pytestmark = pytest.mark.slow
+
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 DET_FOLDERS = ('coco', 'det-demo', 'lvis')
 CONFIGS = sorted(p for folder in DET_FOLDERS

@@ -7,9 +7,13 @@ import socket
 import subprocess
 import sys
 
+import pytest
 import torch
 
 from mmdsb.det.datasets import write_digits_lvis
+
+# Slow: two training processes (gloo).
+pytestmark = pytest.mark.slow
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 

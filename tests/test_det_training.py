@@ -16,6 +16,9 @@ from det_models import (bbox_head, cascade_rcnn, dsb_hook, faster_rcnn,
 from mmdsb.det.datasets import write_digits_lvis
 from mmdsb.engine.consumer import DSBConsumer
 
+# Slow: Faster R-CNN and RetinaNet trained through the Runner.
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture(scope='module')
 def digits(tmp_path_factory):

@@ -5,7 +5,11 @@ import os.path as osp
 import socket
 import subprocess
 
+import pytest
 import torch
+
+# Slow: training on two and three processes (gloo).
+pytestmark = pytest.mark.slow
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 

@@ -2,6 +2,7 @@
 gets its own weighter, bank and capacity, and both banks are saved."""
 import os.path as osp
 
+import pytest
 import torch
 from mmengine.model import BaseModule
 from mmengine.runner import Runner
@@ -10,6 +11,9 @@ from mmpretrain.registry import MODELS
 from mmdsb.models.heads.dsb_head import DSBLinearClsHead
 from test_dsb_hook import (BATCH, ITERS_PER_EPOCH, N_TRAIN, digits_cfg,
                            read_log)
+
+# Slow: several DSB consumers trained through the Runner.
+pytestmark = pytest.mark.slow
 
 HALF = N_TRAIN // 2
 

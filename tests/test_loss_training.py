@@ -13,6 +13,9 @@ from mmengine.runner import Runner
 import mmdsb  # noqa: F401
 from fixtures import write_cifar_pickles
 
+# Slow: every loss trained through the Runner.
+pytestmark = pytest.mark.slow
+
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 DIGITS_COUNTS = (124, 80, 51, 33, 21, 14, 9, 5, 3, 2)  # rho = 50
 

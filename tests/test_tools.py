@@ -19,6 +19,9 @@ import torch
 
 import mmdsb  # noqa: F401  (checkpoints below load with weights_only)
 
+# Slow: tools/train.py, test.py and the dist scripts end to end.
+pytestmark = pytest.mark.slow
+
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 PER_CLASS = 8       # images per class and split
 BATCH = 4
