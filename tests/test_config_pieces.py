@@ -124,6 +124,19 @@ def test_dsb_piece_next_to_a_complete_mmpretrain_config(tmp_path, prefix):
     assert isinstance(model.head, DSBLinearClsHead)
 
 
+def test_detection_piece_through_the_scope(tmp_path):
+    pytest.importorskip('mmdet')
+    path = _write(
+        tmp_path, 'dsb_faster_rcnn.py',
+        "_base_ = ['mmdet::faster_rcnn/faster-rcnn_r50_fpn_1x_coco.py',\n"
+        "          'mmdsb::_base_/det_dsb_runtime.py']\n")
+    cfg = Config.fromfile(path, import_custom_modules=False)
+    assert cfg.custom_imports.imports == ['mmdsb.det']
+    assert cfg.default_scope == 'mmdet'
+    assert cfg.custom_hooks[0].weighter.bank_dim == 64
+    assert _built_hook_types(cfg) == [DSBHook]
+
+
 def test_two_runtimes_still_clash(tmp_path):
     """The rule the headers state: one runtime among a config's bases."""
     path = _write(
