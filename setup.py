@@ -13,7 +13,6 @@ import shutil
 
 from setuptools import find_packages, setup
 from setuptools.command.build_py import build_py
-from setuptools.command.develop import develop
 
 HERE = osp.dirname(osp.abspath(__file__))
 # Top-level entries of the checkout installed under mmdsb/.mim/.
@@ -83,8 +82,10 @@ def copy_mim_entries(package_dir):
 class BuildPyWithMim(build_py):
     """Adds ``mmdsb/.mim`` to the built package (links when editable).
 
-    The copies go to the build folder, never into the checkout, so a
-    normal build leaves the links of an editable install intact.
+    Editable installs (``pip install -e .``, and ``setup.py develop``,
+    which setuptools runs as one) build with ``editable_mode`` set. The
+    copies of a normal build go to the build folder, never into the
+    checkout, so they leave the links of an editable install intact.
     """
 
     def run(self):
@@ -93,14 +94,6 @@ class BuildPyWithMim(build_py):
             link_mim_entries()
         else:
             copy_mim_entries(osp.join(self.build_lib, 'mmdsb'))
-
-
-class DevelopWithMim(develop):
-    """``python setup.py develop`` links like an editable install."""
-
-    def run(self):
-        link_mim_entries()
-        super().run()
 
 
 if __name__ == '__main__':
@@ -131,5 +124,5 @@ if __name__ == '__main__':
             # mmdet also needs mmcv 2.1.0 built with its ops (README).
             'det': parse_requirements('det.txt'),
         },
-        cmdclass={'build_py': BuildPyWithMim, 'develop': DevelopWithMim},
+        cmdclass={'build_py': BuildPyWithMim},
         zip_safe=False)
