@@ -29,6 +29,7 @@ statistics (non-finite features, sampler padding) are stored with the label
 Pure PyTorch, no OpenMMLab import.
 """
 import math
+import os
 from concurrent.futures import ThreadPoolExecutor
 from typing import Dict, List, Optional, Tuple, Union
 
@@ -47,9 +48,9 @@ _MISMATCH = {
     'dim': 'the stored feature dimension (bank_dim) changed',
     'num_classes': "the model's number of classes changed",
 }
-# Rows of outer products added at once: 32 x 64 x 64 float64 is 1 MiB, which
+# Rows of outer products added at once: 64 x 64 x 64 float64 is 2 MiB, which
 # stays in cache; the whole batch at once is memory-bound.
-_PUSH_ROWS = 32
+_PUSH_ROWS = 64
 # Columns of a block of centre distances (changed classes x columns, float32,
 # a few MiB): the block is consumed while it is in cache.
 _DIST_COLS = 512
@@ -58,20 +59,29 @@ _VOLUME_BLOCK = 1024
 
 
 _LN2 = math.log(2.0)
+# Threads of the CPU Cholesky factorisations, and the process that made
+# them (a forked child has none of its parent's threads).
 _POOL: Optional[ThreadPoolExecutor] = None
+_POOL_PID = 0
 
 
 def _cholesky(mats: Tensor) -> Tuple[Tensor, Tensor]:
     """``torch.linalg.cholesky_ex`` of a batch. On the CPU the batch is
     factored one matrix after the other by LAPACK, on one core; the parts
     of a large batch go to as many threads as torch may use."""
-    global _POOL
+    global _POOL, _POOL_PID
     threads = torch.get_num_threads()
+    # The matrices are symmetric: their transposed views are the same
+    # matrices in the column-major layout LAPACK wants, which saves a
+    # transposing copy.
     if mats.device.type != 'cpu' or threads < 2 or mats.shape[0] < 64:
-        return torch.linalg.cholesky_ex(mats)
-    if _POOL is None or _POOL._max_workers != threads:
-        _POOL = ThreadPoolExecutor(threads)
-    parts = list(_POOL.map(torch.linalg.cholesky_ex, mats.chunk(threads)))
+        return torch.linalg.cholesky_ex(mats.mT)
+    if (_POOL is None or _POOL._max_workers != threads
+            or _POOL_PID != os.getpid()):
+        _POOL, _POOL_PID = ThreadPoolExecutor(threads), os.getpid()
+    parts = list(
+        _POOL.map(lambda m: torch.linalg.cholesky_ex(m.mT),
+                  mats.chunk(threads)))
     return (torch.cat([p[0] for p in parts]),
             torch.cat([p[1] for p in parts]))
 
@@ -308,7 +318,7 @@ class FeatureBank:
         samples): ``I + d / (n eps^2) (M - s s^T / n)``, built in place."""
         n = self.counts[ids]
         s = self.sums[ids]
-        mats = self.scatters[ids]
+        mats = self.scatters.index_select(0, ids)
         inv_n = 1.0 / n.clamp_min(1)
         mats.baddbmm_((s * inv_n[:, None])[:, :, None], s[:, None, :],
                       alpha=-1)
@@ -428,7 +438,8 @@ class FeatureBank:
         out.mul_(present)
 
     def state_dict(self) -> Dict[str, Union[Tensor, int]]:
-        """The pool as plain tensors and integers, oldest sample first."""
+        """The pool as plain tensors and integers, oldest sample first
+        (void rows are not saved)."""
         feats, labels = self.ordered()
         return dict(
             feats=feats.cpu(),

@@ -154,7 +154,7 @@ class SemanticScaleWeighter:
         self.warning_counts: Counter = Counter()
         self._warned = set()
         # Off the CPU: warnings counted on the device, read by
-        # pop_warning_counts (see _device_counts).
+        # pop_warning_counts (see _count).
         self._pending: Optional[Tensor] = None
 
     def __deepcopy__(self, memo) -> 'SemanticScaleWeighter':
