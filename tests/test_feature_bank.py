@@ -169,3 +169,20 @@ def test_incremental_weights_match_recomputation(bank_type):
     assert worst_v <= 1e-9
     # Distances in float32 (documented): weights within 1e-6.
     assert 0 < worst_w <= 1e-6
+
+
+def test_volumes_factored_on_several_threads_match_reference():
+    # Large batches of classes are factored on torch's threads in parts.
+    C, d = 150, 6
+    g = torch.Generator().manual_seed(2)
+    labels = torch.randint(0, C, (1500, ), generator=g)
+    feats = torch.randn(1500, d, generator=g) * (1 + labels[:, None] % 5)
+    bank = FeatureBank(1500, d, C)
+    bank.push(feats, labels)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        volumes = bank.volumes()
+    finally:
+        torch.set_num_threads(threads)
+    assert rel_err(volumes, class_volumes(feats, labels, C)) <= 1e-9
