@@ -160,7 +160,7 @@ def shrink(cfg, size=64):
                 t.crop_size = size
 
 
-def test_images(cfg):
+def pick_test_images(cfg):
     """Indices of the first 2 test images of each of the first
     TEST_CLASSES test classes (so that every query has a match)."""
     dataset = DATASETS.build(dict(cfg.test_dataloader.dataset,
@@ -177,7 +177,7 @@ def point_at_fixture(cfg, data_roots, work_dir):
         cfg[loader].dataset.data_root = root
         cfg[loader].update(batch_size=4, num_workers=0,
                            persistent_workers=False)
-    cfg.test_dataloader.dataset.indices = test_images(cfg)
+    cfg.test_dataloader.dataset.indices = pick_test_images(cfg)
     if cfg.train_dataloader.dataset.get('imbalance_factor'):
         # 2 images per class leave a class without images beyond mu = 2.
         cfg.train_dataloader.dataset.imbalance_factor = 2
