@@ -162,6 +162,8 @@ FIXTURES = {
 }
 
 
+# Slow: about a hundred configs, each building its full-size model.
+@pytest.mark.slow
 @pytest.mark.parametrize('path', CONFIGS,
                          ids=[osp.relpath(p, ROOT) for p in CONFIGS])
 def test_config_trains_and_evaluates(path, tmp_path):
