@@ -3,6 +3,7 @@ import pytest
 import torch
 
 from mmdsb.engine.weighter import SemanticScaleWeighter
+from mmdsb import feature_bank
 from mmdsb.feature_bank import FeatureBank
 from mmdsb.semantic_scale import (centre_distance_sums, class_volumes,
                                   dsb_weights, semantic_scales)
@@ -171,8 +172,16 @@ def test_incremental_weights_match_recomputation(bank_type):
     assert 0 < worst_w <= 1e-6
 
 
-def test_volumes_factored_on_several_threads_match_reference():
-    # Large batches of classes are factored on torch's threads in parts.
+@pytest.mark.parametrize('threads', [1, 2])
+@pytest.mark.parametrize('scipy', [True, False])
+def test_volumes_factored_on_several_threads_match_reference(
+        monkeypatch, threads, scipy):
+    # Large batches of classes are factored in parts: by SciPy on this
+    # thread and by torch on the others (torch alone without SciPy).
+    if not scipy:
+        monkeypatch.setattr(feature_bank, '_dpotrf', None)
+    elif feature_bank._dpotrf is None:
+        pytest.skip('SciPy is not installed')
     C, d = 150, 6
     g = torch.Generator().manual_seed(2)
     labels = torch.randint(0, C, (1500, ), generator=g)
@@ -180,9 +189,20 @@ def test_volumes_factored_on_several_threads_match_reference():
     bank = FeatureBank(1500, d, C)
     bank.push(feats, labels)
     threads = torch.get_num_threads()
-    torch.set_num_threads(2)
+    torch.set_num_threads(threads)
     try:
         volumes = bank.volumes()
     finally:
         torch.set_num_threads(threads)
     assert rel_err(volumes, class_volumes(feats, labels, C)) <= 1e-9
+
+
+def test_matrix_that_fails_to_factor_falls_back_to_clamped_eigenvalues():
+    # Statistics that no real pool gives (a scatter below s s^T / n) make
+    # I + c (M - s s^T / n) indefinite; like feature_volume's fallback, its
+    # eigenvalues are clamped at 1: volume 0, never NaN.
+    bank = FeatureBank(capacity=10, dim=3, num_classes=2)
+    bank.push(torch.randn(6, 3) + 5, torch.tensor([0, 0, 0, 1, 1, 1]))
+    bank.scatters[0].zero_()
+    volumes = bank.volumes()
+    assert volumes[0] == 0 and volumes[1] > 0
