@@ -17,6 +17,7 @@ def run(code: str) -> subprocess.CompletedProcess:
                           timeout=300)
 
 
+@pytest.mark.slow  # a fresh interpreter imports the stack
 def test_classification_does_not_import_mmdet():
     result = run(HIDE.format(name='mmdet') +
                  'import mmdsb, mmdsb.models, mmdsb.engine; '
@@ -26,6 +27,7 @@ def test_classification_does_not_import_mmdet():
     assert result.stdout.strip() == 'ok'
 
 
+@pytest.mark.slow  # a fresh interpreter imports the stack
 @pytest.mark.parametrize('missing', ['mmdet', 'mmcv.ops'])
 def test_det_without_its_stack_names_the_install_command(missing):
     result = run(HIDE.format(name=missing) + 'import mmdsb.det')

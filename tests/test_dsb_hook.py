@@ -11,6 +11,9 @@ from mmengine.runner import Runner
 import mmdsb  # noqa: F401
 from mmdsb.engine import DSBHook
 
+# Slow: DSBHook through real Runners, several epochs each.
+pytestmark = pytest.mark.slow
+
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 DEMO = osp.join(ROOT, 'configs', 'demo', 'ce_lenet5_digits-lt.py')
 N_TRAIN, BATCH = 342, 32  # DigitsLT with rho = 50

@@ -158,6 +158,7 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+@pytest.mark.slow  # two processes (gloo)
 def test_statistics_are_all_reduced_over_two_ranks(tmp_path):
     script = tmp_path / 'worker.py'
     script.write_text(
