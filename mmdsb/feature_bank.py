@@ -26,11 +26,10 @@ are checked with device-side assertions; rows that must stay out of the
 statistics (non-finite features, sampler padding) are stored with the label
 ``-1`` and count for nothing (see :meth:`push`).
 
-Pure PyTorch, no OpenMMLab import.
+PyTorch (and SciPy's LAPACK binding for the CPU Cholesky factorisations when
+SciPy is installed), no OpenMMLab import.
 """
 import math
-import os
-from concurrent.futures import ThreadPoolExecutor
 from typing import Dict, List, Optional, Tuple, Union
 
 import torch
@@ -59,10 +58,6 @@ _VOLUME_BLOCK = 1024
 
 
 _LN2 = math.log(2.0)
-# Threads of the CPU Cholesky factorisations, and the process that made
-# them (a forked child has none of its parent's threads).
-_POOL: Optional[ThreadPoolExecutor] = None
-_POOL_PID = 0
 try:
     # LAPACK's potrf without torch's extra passes (a copy of the batch and
     # the zeroing of the upper triangles): about twice as fast on 64 x 64.
@@ -71,54 +66,27 @@ except ImportError:  # SciPy is optional; torch's cholesky_ex is used then
     _dpotrf = None
 
 
-def _pool(threads: int) -> ThreadPoolExecutor:
-    global _POOL, _POOL_PID
-    if (_POOL is None or _POOL._max_workers != threads
-            or _POOL_PID != os.getpid()):
-        _POOL, _POOL_PID = ThreadPoolExecutor(threads), os.getpid()
-    return _POOL
-
-
-def _torch_diagonals(mats: Tensor) -> Tuple[Tensor, Tensor]:
-    # The matrices are symmetric: their transposed views are the same
-    # matrices in the column-major layout LAPACK wants (no transposing copy).
-    factor, info = torch.linalg.cholesky_ex(mats.mT)
-    return factor.diagonal(dim1=-2, dim2=-1), info
-
-
-def _scipy_diagonals(mats: Tensor) -> Tuple[Tensor, Tensor]:
-    # In place; each matrix's transpose is Fortran-ordered, so no copy.
-    info = [
-        _dpotrf(m.T, lower=True, clean=False, overwrite_a=True)[1]
-        for m in mats.numpy()
-    ]
-    return mats.diagonal(dim1=-2, dim2=-1), torch.tensor(info)
-
-
 def _cholesky_diagonals(mats: Tensor) -> Tuple[Tensor, Tensor]:
     """Diagonals of the Cholesky factors of a batch of float64 symmetric
     matrices (``mats`` may be overwritten) and LAPACK's ``info`` (0: done).
 
-    On the CPU LAPACK factors a batch one matrix after the other. SciPy's
-    loop holds the GIL between calls and torch's does not, so with several
-    threads SciPy takes a share on this thread while torch factors the rest
-    on the others at the same time.
+    On the CPU LAPACK factors a batch one matrix after the other on one
+    core either way. Factoring parts on other threads does not pay: every
+    thread that runs torch operations gets a team of OpenMP threads that
+    keep spinning after the work and take the cores from the rest of the
+    step (measured: twice the time of the whole step on 2 cores).
     """
-    threads = torch.get_num_threads()
-    k = mats.shape[0]
-    if mats.device.type != 'cpu':
-        return _torch_diagonals(mats)
-    if threads < 2 or k < 64:
-        return (_torch_diagonals if _dpotrf is None else _scipy_diagonals)(
-            mats)
-    # SciPy's share: it is about twice as fast per matrix as torch.
-    cut = 0 if _dpotrf is None else 2 * k // (threads + 1)
-    rest = _pool(threads).map(_torch_diagonals,
-                              mats[cut:].chunk(threads - (cut > 0)))
-    parts = [_scipy_diagonals(mats[:cut])] if cut else []
-    parts += list(rest)
-    return (torch.cat([p[0] for p in parts]),
-            torch.cat([p[1].to(torch.int32) for p in parts]))
+    if mats.device.type == 'cpu' and _dpotrf is not None:
+        # In place; each matrix's transpose is Fortran-ordered: no copy.
+        info = [
+            _dpotrf(m.T, lower=True, clean=False, overwrite_a=True)[1]
+            for m in mats.numpy()
+        ]
+        return mats.diagonal(dim1=-2, dim2=-1), torch.tensor(info)
+    # The matrices are symmetric: their transposed views are the same
+    # matrices in the column-major layout LAPACK wants (no transposing copy).
+    factor, info = torch.linalg.cholesky_ex(mats.mT)
+    return factor.diagonal(dim1=-2, dim2=-1), info
 
 
 class FeatureBank:
