@@ -26,8 +26,8 @@ are checked with device-side assertions; rows that must stay out of the
 statistics (non-finite features, sampler padding) are stored with the label
 ``-1`` and count for nothing (see :meth:`push`).
 
-PyTorch (and SciPy's LAPACK binding for the CPU Cholesky factorisations when
-SciPy is installed), no OpenMMLab import.
+PyTorch (and SciPy's LAPACK binding, installed with scikit-learn, for the CPU
+Cholesky factorisations), no OpenMMLab import.
 """
 import math
 from typing import Dict, List, Optional, Tuple, Union
