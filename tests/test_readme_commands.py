@@ -18,6 +18,7 @@ import shlex
 import socket
 import subprocess
 import sys
+import textwrap
 
 import pytest
 
@@ -31,6 +32,25 @@ NOT_RUN = {
     'bash tools/install.sh --det': 'installs the stack',
     'bash tools/install.sh --tests --det': 'installs the stack',
     'FORCE_CUDA=1 bash tools/install.sh --det': 'needs nvcc and a GPU',
+    'pip install --no-deps --no-build-isolation .':
+    'replaces the installed mmdsb (tests/test_installed_package.py installs '
+    'it into a fresh environment)',
+    'pip install --no-deps -e .': 'replaces the installed mmdsb',
+    'MMCV_BASE_URL=file:///nonexistent mim install --no-deps '
+    '--no-build-isolation .': 'replaces the installed mmdsb (see '
+    'tests/test_installed_package.py)',
+    'mim train mmdsb configs/demo/dsb_lenet5_digits-lt.py --work-dir '
+    'work_dirs/mim_demo': 'needs a normal install of mmdsb (see '
+    'tests/test_installed_package.py)',
+    'mim test mmdsb configs/demo/dsb_lenet5_digits-lt.py --checkpoint '
+    'work_dirs/mim_demo/epoch_40.pth': 'needs a normal install of mmdsb',
+    'GPUS=16 GPUS_PER_NODE=8 bash tools/slurm_train.sh my-partition dsb-inlt '
+    'configs/dsb_resnext50_imagenet-lt.py '
+    'work_dirs/dsb_resnext50_imagenet-lt': 'needs a Slurm cluster',
+    'GPUS=8 bash tools/slurm_test.sh my-partition dsb-inlt-test '
+    'configs/dsb_resnext50_imagenet-lt.py '
+    'work_dirs/dsb_resnext50_imagenet-lt/epoch_90.pth':
+    'needs a Slurm cluster',
     'python -m pytest tests -q': 'the test suite, this test included',
     'python -m pytest tests -m "not slow" -q':
     'the test suite, this test included',
@@ -42,6 +62,18 @@ NOT_RUN = {
     'needs ImageNet-LT, a trained checkpoint and 8 GPUs',
     'NNODES=2 NODE_RANK=0 MASTER_ADDR=10.0.0.1 bash tools/dist_train.sh '
     'configs/dsb_resnext50_imagenet-lt.py 8': 'needs a cluster of two nodes',
+    'wget -P checkpoints http://data.lip6.fr/cadene/pretrainedmodels/'
+    'bn_inception-52deb4733.pth': 'downloads the ImageNet checkpoint',
+    'python tools/train.py configs/metric-learning/'
+    'dsb-st_bn-inception-64_cub.py': 'needs CUB-200-2011 and the ImageNet '
+    'checkpoint (tests/test_dml_configs.py trains every metric-learning '
+    'config on fixtures)',
+    'python tools/test.py configs/metric-learning/'
+    'dsb-st_bn-inception-64_cub.py '
+    'work_dirs/dsb-st_bn-inception-64_cub/epoch_50.pth':
+    'needs CUB-200-2011 and a trained checkpoint',
+    'python -m pytest tests/test_dml_datasets.py -q':
+    'a part of the test suite',
     'python tools/train.py configs/gcl/gcl_resnet32_cifar10-lt-r100_stage1.py':
     'needs the CIFAR-10 python archive under data/cifar10',
     'python tools/train.py configs/gcl/gcl_resnet32_cifar10-lt-r100_stage2.py':
@@ -55,7 +87,7 @@ SHORTER = (
     ('python tools/train.py', '--cfg-options train_cfg.max_epochs=1'),
     ('bash tools/dist_train.sh', '--cfg-options train_cfg.max_epochs=1'),
     # ResNet-18 on CPU: a few batches of the digits.
-    ('python tools/train.py configs/my_dsb_resnet18_digits-lt.py',
+    ('python tools/train.py my_dsb_resnet18_digits-lt.py',
      '--cfg-options train_dataloader.dataset.indices=64 '
      'val_dataloader.dataset.indices=100'),
 )
@@ -67,7 +99,8 @@ CHECKPOINTS = (
      'work_dirs/demo_det/ce/epoch_1.pth'),
 )
 
-CONFIG_FILE = re.compile(r'#\s*(\S+\.py)\s*$')
+# '# my_config.py' or '# my_config.py, in any folder' opening a block.
+CONFIG_FILE = re.compile(r'#\s*(\S+\.py)\b.*')
 
 
 def readme():
@@ -76,8 +109,11 @@ def readme():
 
 
 def blocks(text, lang):
-    """Contents of the fenced blocks of one language, in order."""
-    return re.findall(rf'^```{lang}[ \t]*\n(.*?)^```', text, re.S | re.M)
+    """Contents of the fenced blocks of one language, in order, dedented
+    (a block may be indented, e.g. inside a list item)."""
+    found = re.findall(rf'^([ \t]*)```{lang}[ \t]*\n(.*?)^\1```', text,
+                       re.S | re.M)
+    return [textwrap.dedent(body) for _, body in found]
 
 
 def commands(block):
@@ -150,11 +186,22 @@ def test_every_readme_command_is_run_or_listed():
         assert any(c.startswith(program) for c in run), program
     for old, _ in CHECKPOINTS:
         assert any(old in c for c in run), old
-    # A config the README tells the reader to write is a python block.
+    # A .py file a command names that the repository lacks (and no earlier
+    # command writes into work_dirs/) is one the README tells the reader to
+    # write: a python block names it.
     files = config_files()
     for cmd in run:
-        for path in re.findall(r'configs/my_\S+\.py', cmd):
-            assert path in files, f'{cmd}: no ```python block # {path}'
+        for path in shlex.split(cmd):
+            if (path.endswith('.py') and not path.startswith('work_dirs/')
+                    and not osp.exists(osp.join(REPO, path))):
+                assert path in files, f'{cmd}: no ```python block # {path}'
+
+
+def test_indented_blocks_are_found():
+    text = ('- item:\n\n  ```shell\n  mkdir -p a && ls a\n  ```\n'
+            '```shell\necho b\n```\n')
+    cmds = [c for block in blocks(text, 'shell') for c in commands(block)]
+    assert cmds == ['mkdir -p a', 'ls a', 'echo b']
 
 
 def test_commands_parse_as_a_shell_would():
