@@ -211,6 +211,7 @@ def test_shot_accuracy_table_marks_absent_group():
         'class-avg acc', '50.00', '50.00', 'absent', '50.00']
 
 
+@pytest.mark.slow  # tools/test.py in a fresh interpreter
 def test_tools_test_prints_shot_table(tmp_path):
     cfg = Config.fromfile(
         osp.join(REPO, 'configs/demo/ce_lenet5_digits-lt.py'))

@@ -115,6 +115,7 @@ warnings.warn('something else')
     assert 'UserWarning: something else' in quiet
 
 
+@pytest.mark.slow  # the whole analysis command in a fresh interpreter
 def test_analysis_tool_stderr_is_quiet_and_line_based(tmp_path):
     """A real analysis command with its stderr a pipe: no warning at all,
     and the progress as plain lines (342 training images read in batches of
