@@ -1,3 +1,4 @@
+import math
 import numpy as np
 import pytest
 import torch
@@ -202,7 +203,25 @@ def test_matrix_that_fails_to_factor_falls_back_to_clamped_eigenvalues():
     # I + c (M - s s^T / n) indefinite; like feature_volume's fallback, its
     # eigenvalues are clamped at 1: volume 0, never NaN.
     bank = FeatureBank(capacity=10, dim=3, num_classes=2)
-    bank.push(torch.randn(6, 3) + 5, torch.tensor([0, 0, 0, 1, 1, 1]))
+    gen = torch.Generator().manual_seed(0)
+    bank.push(torch.randn(6, 3, generator=gen) + 5,
+              torch.tensor([0, 0, 0, 1, 1, 1]))
     bank.scatters[0].zero_()
     volumes = bank.volumes()
     assert abs(float(volumes[0])) < 1e-12 and volumes[1] > 1
+
+
+def test_fallback_keeps_the_eigenvalues_above_one():
+    # Centred scatter diag(4, 2, -50) with n = 6, d = 3: the volume matrix
+    # I + d / n * diag(4, 2, -50) = diag(3, 2, -24) does not factor; the
+    # clamped eigenvalues (3, 2, 1) give 1/2 log2(6) by hand.
+    bank = FeatureBank(capacity=10, dim=3, num_classes=2)
+    gen = torch.Generator().manual_seed(0)
+    bank.push(torch.randn(6, 3, generator=gen),
+              torch.zeros(6, dtype=torch.long))
+    s = bank.sums[0]
+    bank.scatters[0] = torch.diag(torch.tensor(
+        [4., 2., -50.], dtype=torch.float64)) + torch.outer(s, s) / 6
+    volumes = bank.volumes()
+    assert abs(float(volumes[0]) - 0.5 * math.log2(6)) < 1e-12
+    assert float(volumes[1]) == 0
