@@ -236,7 +236,14 @@ class SemanticScaleWeighter:
     def reduce(self, feats: Tensor) -> Tensor:
         """Flatten pre-logits and pool them to ``bank_dim`` channels."""
         feats = feats.detach().flatten(1).float()
-        if feats.shape[1] > self.bank_dim:
+        n, width = feats.shape
+        if width > self.bank_dim and width % self.bank_dim == 0:
+            # Equal bins (2048 -> 64): the same average pooling as one mean
+            # over groups of channels, about twice as fast as the adaptive
+            # kernel.
+            return feats.reshape(n, self.bank_dim,
+                                 width // self.bank_dim).mean(-1)
+        if width > self.bank_dim:
             feats = F.adaptive_avg_pool1d(feats[:, None],
                                           self.bank_dim)[:, 0]
         return feats
