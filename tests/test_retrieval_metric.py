@@ -166,6 +166,7 @@ def _rank_main(rank, world, port, x, y, out):
         dist.destroy_process_group()
 
 
+@pytest.mark.slow
 def test_two_gloo_ranks_equal_one(tmp_path):
     x, y = clustered(5, 8, spread=1.3, seed=4)
     x, y = x[:37], y[:37]
@@ -174,9 +175,10 @@ def test_two_gloo_ranks_equal_one(tmp_path):
         s.bind(('127.0.0.1', 0))
         port = s.getsockname()[1]
     out = str(tmp_path / 'rank0.pt')
-    # Forked: the processes start with mmdsb imported, in a second.
+    # Spawned, not forked: K-means ran OpenMP threads in this process, and
+    # a forked child's OpenMP pool waits for them forever.
     mp.start_processes(_rank_main, args=(2, port, x, y, out), nprocs=2,
-                       start_method='fork')
+                       start_method='spawn')
     assert torch.load(out) == single
 
 

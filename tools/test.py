@@ -8,7 +8,10 @@ import os
 import os.path as osp
 from copy import deepcopy
 
-# Imported first: applies the checkpoint-loading fix and registers modules.
+# tools/_quiet.py, before torch or mmengine are imported: it silences the
+# known-harmless warnings of the pinned stack.
+import _quiet  # noqa: F401
+# Then mmdsb: applies the checkpoint-loading fix and registers modules.
 import mmdsb  # noqa: F401
 import mmengine
 import torch
