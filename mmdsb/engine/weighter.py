@@ -263,6 +263,16 @@ class SemanticScaleWeighter:
                 sampler added as padding (see ``real_samples``) stay out of
                 the bank; ``None`` keeps every row.
         """
+        # The head's loss may run under AMP; the bank's float32 distances
+        # and float64 statistics must not be cast down to fp16/bf16.
+        device = feats.device.type
+        if torch.amp.is_autocast_available(device):
+            with torch.autocast(device, enabled=False):
+                return self._observe(feats, labels, batch_ids)
+        return self._observe(feats, labels, batch_ids)
+
+    def _observe(self, feats: Tensor, labels: Tensor,
+                 batch_ids: Optional[Tensor]) -> Optional[Tensor]:
         self._check_bank()
         bank = self.bank
         # Off the CPU, nothing below reads device data on the host.
