@@ -72,6 +72,12 @@ NOT_RUN = {
     'dsb-st_bn-inception-64_cub.py '
     'work_dirs/dsb-st_bn-inception-64_cub/epoch_50.pth':
     'needs CUB-200-2011 and a trained checkpoint',
+    'python tools/analysis_tools/benchmark_bank.py --iters 10 --threads 2':
+    'a benchmark at full scale for an idle machine (minutes; '
+    'tests/test_benchmark_bank.py runs it at a small scale)',
+    'python tools/analysis_tools/benchmark_bank.py --scales --train-step':
+    'trains ResNeXt-50 steps for a GPU measurement (tests/'
+    'test_benchmark_bank.py runs the step at a small scale)',
     'python -m pytest tests/test_dml_datasets.py -q':
     'a part of the test suite',
     'python tools/train.py configs/gcl/gcl_resnet32_cifar10-lt-r100_stage1.py':
