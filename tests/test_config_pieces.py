@@ -221,19 +221,3 @@ def test_pure_python_config_inherits_the_dsb_piece(tmp_path):
     assert cfg.default_hooks.class_counts.type is ClassCountsHook
     assert isinstance(HOOKS.build(hook), DSBHook)
     assert isinstance(MODELS.build(cfg.model).head, DSBLinearClsHead)
-
-
-def test_pure_python_config_next_to_mmpretrain_pure_config(tmp_path):
-    stock = osp.join(osp.dirname(mmpretrain.__file__), 'configs', 'resnet',
-                     'resnet18_8xb16_cifar10.py')
-    if not osp.isfile(stock):
-        pytest.skip("this mmpretrain's distribution ships no "
-                    'mmpretrain/configs (pure-Python configs)')
-    path = _write(
-        tmp_path, 'dsb_resnet18.py',
-        PURE_USER.format(
-            model_module='mmpretrain.configs.resnet.resnet18_8xb16_cifar10'))
-    cfg = Config.fromfile(path)
-    assert cfg.custom_hooks[0].type is DSBHook
-    assert cfg.model.head.type is DSBLinearClsHead
-    assert 'class_counts' in cfg.default_hooks
