@@ -2,16 +2,9 @@
 # BN-Inception, 512-d embedding: NormSoftmax re-weighted by the semantic scales
 # of the embeddings in the DSB bank, alpha 1 (sample-balanced data).
 # Paper Table 4: R@1 84.0, R@2 90.2, NMI 70.9.
-_base_ = ['./nsm_bn-inception-512_cars196.py']
+_base_ = [
+    './nsm_bn-inception-512_cars196.py',
+    '../_base_/dsb_hook_balanced_512d.py',
+]
 
 model = dict(head=dict(type='DSBCosineClsHead'))
-# The DSB framework; the bank stores the whole embedding.
-custom_hooks = [
-    dict(
-        type='DSBHook',
-        weighter=dict(
-            type='SemanticScaleWeighter',
-            alpha=1.0,
-            bank_dim=512),
-        warmup_epochs=5),
-]
