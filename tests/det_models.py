@@ -257,6 +257,7 @@ def runner_cfg(model: dict,
                with_mask: bool = False,
                hook: Optional[dict] = None,
                checkpoint: bool = False,
+               batch_sampler: Optional[dict] = None,
                **kwargs) -> dict:
     """Keyword arguments of ``Runner`` that train ``model`` on the digit
     fixture (``write_digits_lvis``'s return value) with DSBHook; the
@@ -281,6 +282,7 @@ def runner_cfg(model: dict,
             batch_size=batch_size,
             num_workers=0,
             sampler=dict(type='DefaultSampler', shuffle=True),
+            batch_sampler=batch_sampler,
             collate_fn=dict(type='pseudo_collate'),
             dataset=dataset),
         train_cfg=dict(by_epoch=True, max_epochs=max_epochs,

@@ -44,7 +44,7 @@ def test_steady_state_step_has_no_host_read_on_meta():
     weighter, batches = _steady_state_steps('meta')
     for x, y in batches:
         # Padding rows of the sampler take the masked path as well.
-        weighter.real_samples = BATCH - 2
+        weighter.kept_rows = torch.arange(BATCH, device='meta') < BATCH - 2
         weights = weighter.observe(x, y, torch.arange(BATCH, device='meta'))
         assert weights.shape == (C, ) and weights.device.type == 'meta'
 

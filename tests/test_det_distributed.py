@@ -35,13 +35,30 @@ from mmdsb.engine.consumer import DSBConsumer
 class DumpBank(Hook):
     priority = 'LOWEST'
 
+    def before_train(self, runner):
+        # Count the rows that enter the bank in each epoch.
+        head, = [m for m in runner.model.modules()
+                 if isinstance(m, DSBConsumer)]
+        bank, self.pushed = head.dsb_weighter.bank, []
+        push = bank.push
+
+        def counted_push(feats, labels, *args, **kwargs):
+            self.pushed[-1] += int((labels >= 0).sum())
+            return push(feats, labels, *args, **kwargs)
+
+        bank.push = counted_push
+
+    def before_train_epoch(self, runner):
+        self.pushed.append(0)
+
     def after_train(self, runner):
         head, = [m for m in runner.model.modules()
                  if isinstance(m, DSBConsumer)]
         feats, labels = head.dsb_weighter.bank.ordered()
         torch.save(dict(feats=feats, labels=labels,
                         stage=head.dsb_weighter.stage,
-                        fc_cls=head.fc_cls.weight.detach()),
+                        fc_cls=head.fc_cls.weight.detach(),
+                        pushed=torch.tensor(self.pushed)),
                    {out!r} + f'/rank{{get_rank()}}.pt')
 
 
@@ -50,6 +67,7 @@ class DumpBank(Hook):
 dist.init_process_group('gloo', init_method='env://')
 cfg = runner_cfg(faster_rcnn(), {fixture!r}, {work!r}, max_epochs=2,
                  launcher='pytorch',
+                 batch_sampler=dict(type='AspectRatioBatchSampler'),
                  cfg=Config(dict(model_wrapper_cfg=dict(
                      type='MMDistributedDataParallel', device_ids=None,
                      broadcast_buffers=False))),
@@ -67,7 +85,9 @@ def free_port() -> int:
 
 
 def test_two_ranks_end_with_identical_banks(tmp_path):
-    fixture = write_digits_lvis(str(tmp_path / 'digits'), num_train=8,
+    # Nine images on two ranks: the sampler pads the epoch with a repeat,
+    # which mmdet's AspectRatioBatchSampler may place in any batch.
+    fixture = write_digits_lvis(str(tmp_path / 'digits'), num_train=9,
                                 num_val=2, seed=1)
     script = tmp_path / 'train_dsb_det.py'
     script.write_text(
@@ -93,3 +113,5 @@ def test_two_ranks_end_with_identical_banks(tmp_path):
         torch.tensor([a['category_id'] - 1 for a in anns]), minlength=10)
     assert torch.equal(torch.bincount(rank0['labels'], minlength=10),
                        counts)
+    # Each epoch brings every instance once, without the padding repeat.
+    assert rank0['pushed'].tolist() == [len(anns)] * 2

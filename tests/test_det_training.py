@@ -161,3 +161,18 @@ def test_clear_errors_for_hook_settings_that_do_not_fit(digits, tmp_path):
     with pytest.raises(ValueError, match='instances in one iteration but '
                        'the DSB feature bank holds only 1'):
         train(faster_rcnn(), digits, tmp_path / 'capacity', hook=hook)
+
+
+def test_epoch_length_under_the_aspect_ratio_batch_sampler(digits, tmp_path):
+    # mmdet's configs batch through AspectRatioBatchSampler, which leaves
+    # the loader's batch_size unset: 8 images in batches of 2 are still an
+    # epoch of 4 iterations, and re-weighting starts at iteration 5.
+    runner = train(faster_rcnn(), digits, tmp_path,
+                   batch_sampler=dict(type='AspectRatioBatchSampler'),
+                   train_cfg=dict(type='IterBasedTrainLoop', max_iters=1),
+                   log_level='INFO')
+    hook, = [h for h in runner.hooks if type(h).__name__ == 'DSBHook']
+    assert hook.iters_per_epoch == 4
+    with open(glob.glob(osp.join(runner.log_dir, '*.log'))[0]) as f:
+        assert 're-weighting starts when a bank is full and from iteration ' \
+            '5' in f.read()

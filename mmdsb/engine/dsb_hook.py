@@ -5,34 +5,21 @@ import os.path as osp
 from typing import Dict, List, Optional, Union
 
 import torch
-from mmengine.dataset import DefaultSampler
 from mmengine.dist import is_main_process
 from mmengine.hooks import Hook
 from mmengine.model import is_model_wrapper
 from mmengine.registry import HOOKS, TASK_UTILS
 from mmengine.runner import IterBasedTrainLoop
 
+from ..dataset_checks import describe_dataset
 from .consumer import DSBConsumer
+from .epoch_padding import (batch_size_of, index_sampler, pads_epochs,
+                            padding_masks)
 from .weighter import SemanticScaleWeighter
 
 __all__ = ['DSBHook']
 
 DATA_BATCH = Optional[Union[dict, tuple, list]]
-
-
-def _pads_epochs(sampler) -> bool:
-    """Whether ``sampler`` is one of the samplers that spread one epoch
-    over the ranks by striding (sample ``k`` of rank ``r`` is position
-    ``k * world + r`` of the epoch) and pad the epoch with repeats to a
-    multiple of the world size: mmengine's DefaultSampler and mmpretrain's
-    RepeatAugSampler."""
-    if isinstance(sampler, DefaultSampler):
-        return True
-    try:
-        from mmpretrain.datasets.samplers import RepeatAugSampler
-    except ImportError:
-        return False
-    return isinstance(sampler, RepeatAugSampler)
 
 
 @HOOKS.register_module()
@@ -57,7 +44,9 @@ class DSBHook(Hook):
     repeats of repeated-augmentation samplers, do not count, so a run can
     resume on another number of processes. Padded repeats of mmengine's
     DefaultSampler and mmpretrain's RepeatAugSampler are also kept out of
-    the bank, so that after every epoch it holds each sample once. A
+    the bank, under any batch sampler (e.g. mmdet's
+    AspectRatioBatchSampler), so that after every epoch it holds each
+    sample once. A
     consumer may define the capacity itself
     (:meth:`DSBConsumer.dsb_samples_per_epoch`, e.g. ground-truth instances
     in detection), and ``capacity`` overrides both.
@@ -65,7 +54,8 @@ class DSBHook(Hook):
     Every DSB consumer in the model (e.g. each stage of a cascade head) gets
     its own weighter, an independent copy of ``weighter`` with its own bank
     and capacity. Under ``IterBasedTrainLoop`` an "epoch" is
-    ``ceil(len(dataset) / global batch size)`` iterations, and
+    ``ceil(len(dataset) / global batch size)`` iterations (the batch size
+    is the loader's, else its batch sampler's), and
     ``warmup_iters`` may replace ``warmup_epochs``. The banks' statistics are
     re-derived from the pool at the start of every epoch (every
     ``refresh_interval`` iterations when iteration-based), which removes
@@ -150,8 +140,8 @@ class DSBHook(Hook):
         n = len(dataset)
         if n == 0:
             raise ValueError(
-                f'the training set ({type(dataset).__name__}) is empty: '
-                'check data_root, ann_file and the filters of '
+                f'the training set ({describe_dataset(dataset)}) is empty: '
+                'check data_root, ann_file, filter_cfg and indices of '
                 'train_dataloader.dataset; DSB needs at least one sample')
         return n
 
@@ -217,13 +207,24 @@ class DSBHook(Hook):
         self.by_epoch = not isinstance(runner.train_loop, IterBasedTrainLoop)
         self._world, self._rank = runner.world_size, runner.rank
         self._n_distinct = n_distinct
-        self._batch_size = loader.batch_size
-        self._pads = (self._batch_size is not None
-                      and _pads_epochs(loader.sampler)
-                      and len(loader.sampler) * self._world > n_distinct)
+        sampler = index_sampler(loader)
+        self._pads = (pads_epochs(sampler)
+                      and len(sampler) * self._world > n_distinct)
+        self._masks, self._masks_pass = None, None
         self._loader_len = len(loader)
-        global_batch = (self._batch_size or 1) * self._world
-        self.iters_per_epoch = math.ceil(n_distinct / global_batch)
+        batch_size = batch_size_of(loader)
+        if batch_size is None:
+            # A batch sampler that does not say its batch size: one epoch
+            # is the batches it yields on this rank.
+            self.iters_per_epoch = self._loader_len
+            sampler_name = type(loader.batch_sampler).__name__
+            runner.logger.info(
+                f'DSB: the batch size is unknown ({sampler_name}); one '
+                f'epoch is the {self._loader_len} batches of the training '
+                'loader')
+        else:
+            self.iters_per_epoch = math.ceil(n_distinct /
+                                             (batch_size * self._world))
         self._warmup_iters = self.warmup_iters or (
             self.warmup_epochs * self.iters_per_epoch)
         self._refresh_every = self.refresh_interval or self.iters_per_epoch
@@ -270,15 +271,25 @@ class DSBHook(Hook):
             warm = runner.iter >= self._warmup_iters
         return 3 if warm and self.reweight else 2
 
-    def _real_samples(self, runner, batch_idx: int) -> Optional[int]:
-        """Leading samples of this rank's batch that are not the sampler's
-        padding (``None``: no padding this epoch)."""
+    def _kept_rows(self, runner, batch_idx: int) -> Optional[List[bool]]:
+        """Which rows of this rank's batch are not the sampler's padding
+        (``None``: all of them)."""
         if not self._pads:
             return None
-        step = batch_idx if self.by_epoch else runner.iter % self._loader_len
-        first = step * self._batch_size * self._world + self._rank
-        left = self._n_distinct - first
-        return max(0, math.ceil(left / self._world))
+        if self.by_epoch:
+            pass_idx, step = runner.epoch, batch_idx
+        else:
+            pass_idx, step = divmod(runner.iter, self._loader_len)
+        if pass_idx != self._masks_pass:
+            # The loader's pass has begun, so its sampler has this pass's
+            # epoch.
+            self._masks = padding_masks(runner.train_dataloader,
+                                        self._n_distinct, self._world,
+                                        self._rank)
+            self._masks_pass = pass_idx
+        if self._masks is None or step >= len(self._masks):
+            return None
+        return self._masks[step]
 
     def before_train_epoch(self, runner) -> None:
         if self.by_epoch:
@@ -292,11 +303,11 @@ class DSBHook(Hook):
                           data_batch: DATA_BATCH = None) -> None:
         refresh = (not self.by_epoch and runner.iter > 0
                    and runner.iter % self._refresh_every == 0)
-        real = self._real_samples(runner, batch_idx)
+        kept = self._kept_rows(runner, batch_idx)
         for name, weighter in self.weighters.items():
             if refresh:
                 weighter.bank.refresh()
-            weighter.real_samples = real
+            weighter.kept_rows = kept
             stage = self._stage_of(runner, weighter)
             if stage != self._stages.get(name):
                 self._log_stage(runner, name, weighter, stage)
@@ -338,7 +349,7 @@ class DSBHook(Hook):
         norm = torch.where(valid, volumes / volumes[valid].max(),
                            0.) if valid.any() else torch.zeros_like(volumes)
         scales = weighter.semantic_scales()
-        weights = weighter.class_weights(scales)
+        weights = weighter.class_weights(scales, record=False)
         return dict(
             count=weighter.bank.counts.long().tolist(),
             volume=volumes.tolist(),
@@ -373,9 +384,18 @@ class DSBHook(Hook):
                 f"{counts['fallback_weights']} re-weighted iterations had "
                 'classes without a usable semantic scale (given the '
                 'largest weight)')
+        if counts['capped_weights']:
+            parts.append(
+                f"{counts['capped_weights']} re-weighted iterations had "
+                'weights capped at max_weight_ratio='
+                f'{weighter.max_weight_ratio:g} times the smallest')
         if parts:
+            # The place makes each summary distinct: mmengine's logger drops
+            # a warning that repeats an earlier one word for word.
+            where = (f'epoch {runner.epoch + 1}'
+                     if self.by_epoch else f'iteration {runner.iter + 1}')
             runner.logger.warning(f'DSB [{name}] since the last summary: ' +
-                                  '; '.join(parts))
+                                  '; '.join(parts) + f' (until {where})')
 
     def _log_scales(self, runner, name: str, weighter, step: int) -> None:
         table = self.scale_table(name)

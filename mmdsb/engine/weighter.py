@@ -2,7 +2,7 @@
 import copy
 import math
 from collections import Counter
-from typing import Dict, List, Optional, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -106,8 +106,12 @@ class SemanticScaleWeighter:
             paper's weights that sum to 1, which divides the loss by ``C``).
         bank_dim: dimension of the stored features; larger pre-logits are
             reduced to it by 1-D average pooling over channels.
-        max_weight_ratio: optional cap on the ratio of the largest to the
-            smallest class weight.
+        max_weight_ratio: cap on the ratio of the largest to the smallest
+            class weight (``None``: no cap). The default 10 keeps a class
+            whose features nearly collapsed (a volume of 1e-4 of the
+            largest still counts as usable) from taking the weight of all
+            others, and leaves real classes alone: their scales span a
+            factor of about 2 to 5. The log says when it acts.
         usable_rtol: a class has a usable volume (and scale) only above
             this fraction of the largest one; below it the class counts as
             collapsed and gets the largest weight of the others.
@@ -119,7 +123,7 @@ class SemanticScaleWeighter:
                  eps: float = 1.0,
                  normalize: str = 'mean',
                  bank_dim: int = 64,
-                 max_weight_ratio: Optional[float] = None,
+                 max_weight_ratio: Optional[float] = 10.0,
                  usable_rtol: float = USABLE_RTOL):
         if not (alpha >= 1 and math.isfinite(alpha)):
             raise ValueError(f'alpha must be >= 1, got {alpha}')
@@ -146,9 +150,10 @@ class SemanticScaleWeighter:
         # 1: fill the pool; 2: also dequeue; 3: also re-weight (SPEC 4).
         # DSBHook sets it from the pool's fill state and the warm-up.
         self.stage = 1
-        # Samples at the start of this rank's batch that are not padding
-        # added by the sampler (None: all); set by DSBHook per iteration.
-        self.real_samples: Optional[int] = None
+        # Per row of this rank's batch, whether it is a real sample rather
+        # than the sampler's padding (None: all); set by DSBHook per
+        # iteration.
+        self.kept_rows: Optional[Sequence[bool]] = None
         # Warnings are logged once in full and counted every time; DSBHook
         # logs the counts once per epoch (see :meth:`pop_warning_counts`).
         self.warning_counts: Counter = Counter()
@@ -165,7 +170,7 @@ class SemanticScaleWeighter:
         """A weighter with the same settings and no pool."""
         new = copy.copy(self)
         new.bank, new.feat_dim, new.stage = None, None, 1
-        new.real_samples = None
+        new.kept_rows = None
         new.warning_counts, new._warned = Counter(), set()
         new._pending = None
         return new
@@ -202,7 +207,7 @@ class SemanticScaleWeighter:
 
     # Order of the counters kept on the device.
     _DEVICE_COUNTS = ('nonfinite_batches', 'nonfinite_features',
-                      'fallback_weights')
+                      'fallback_weights', 'capped_weights')
 
     def _count(self, key: str, value: Tensor) -> None:
         """Add ``value`` to a warning count kept on the device."""
@@ -232,6 +237,8 @@ class SemanticScaleWeighter:
         if counts['fallback_weights']:
             ids = pending[k:].nonzero().flatten().tolist()
             self._warn_fallback(ids, counts['fallback_weights'])
+        if counts['capped_weights']:
+            self._warn_capped(counts['capped_weights'])
 
     def reduce(self, feats: Tensor) -> Tensor:
         """Flatten pre-logits and pool them to ``bank_dim`` channels."""
@@ -260,7 +267,7 @@ class SemanticScaleWeighter:
             labels: ``(n,)`` class indices.
             batch_ids: ``(n,)`` position in this rank's batch of the sample
                 each row comes from. Given, the rows of samples that the
-                sampler added as padding (see ``real_samples``) stay out of
+                sampler added as padding (see ``kept_rows``) stay out of
                 the bank; ``None`` keeps every row.
         """
         # The head's loss may run under AMP; the bank's float32 distances
@@ -293,14 +300,22 @@ class SemanticScaleWeighter:
                 f'the pre-logit feature dimension changed from '
                 f'{self.feat_dim} to {dim} during training')
         x, y = self.reduce(feats), labels.to(feats.device)
-        if batch_ids is not None and self.real_samples is not None:
-            keep = batch_ids.to(feats.device) < self.real_samples
+        if batch_ids is not None and self.kept_rows is not None:
+            kept = torch.as_tensor(self.kept_rows, dtype=torch.bool,
+                                   device=feats.device)
+            keep = kept[batch_ids.to(feats.device)]
             if sync_free:
                 # Padding rows travel as label -1 (void in the bank).
                 y = torch.where(keep, y, -1)
             else:
                 x, y = x[keep], y[keep]
         x, y = _gather_rows(x, y)
+        if x.shape[0] > bank.capacity:
+            raise ValueError(
+                f'one iteration brings {x.shape[0]} samples (all ranks) but '
+                f'the DSB feature bank holds only {bank.capacity}: raise '
+                'capacity in DSBHook (default: the samples of one epoch) or '
+                'lower the batch size')
         finite = torch.isfinite(x).all(dim=1)
         if sync_free:
             bad = (~finite).sum()
@@ -344,22 +359,51 @@ class SemanticScaleWeighter:
         self._check_bank()
         return usable(self.bank.volumes(), self.usable_rtol)
 
-    def class_weights(self, scales: Optional[Tensor] = None) -> Tensor:
+    def class_weights(self,
+                      scales: Optional[Tensor] = None,
+                      record: bool = True) -> Tensor:
         """``(C,)`` DSB weights; classes without a usable scale get the
-        largest weight (said once in the log, counted every time)."""
+        largest weight, and no weight exceeds ``max_weight_ratio`` times
+        the smallest. With ``record`` (the training step), either case is
+        said once in the log and counted every time; reports pass
+        ``record=False`` so that they do not count as training steps."""
         if scales is None:
             scales = self.semantic_scales()
         if scales.device.type != 'cpu':
-            missing = ~_usable(scales, self.usable_rtol)
-            self._count('fallback_weights', missing.any().long())
-            self._pending[len(self._DEVICE_COUNTS):] += missing
+            if record:
+                missing = ~_usable(scales, self.usable_rtol)
+                self._count('fallback_weights', missing.any().long())
+                self._count('capped_weights', self._capped(scales).long())
+                self._pending[len(self._DEVICE_COUNTS):] += missing
             return _weights(scales, self.normalize, self.max_weight_ratio,
                             self.usable_rtol)
-        missing = ~usable(scales, self.usable_rtol)
-        if missing.any():
-            self._warn_fallback(missing.nonzero().flatten().tolist())
+        if record:
+            missing = ~usable(scales, self.usable_rtol)
+            if missing.any():
+                self._warn_fallback(missing.nonzero().flatten().tolist())
+            if self._capped(scales):
+                self._warn_capped()
         return dsb_weights(scales, self.normalize, self.max_weight_ratio,
                            self.usable_rtol)
+
+    def _capped(self, scales: Tensor) -> Tensor:
+        """Whether ``max_weight_ratio`` clips the weights of ``scales``:
+        the largest usable scale exceeds the ratio times the smallest."""
+        if self.max_weight_ratio is None:
+            return torch.zeros((), dtype=torch.bool, device=scales.device)
+        valid = _usable(scales, self.usable_rtol)
+        top = torch.where(valid, scales, -math.inf).max()
+        low = torch.where(valid, scales, math.inf).min()
+        return valid.any() & (top > self.max_weight_ratio * low)
+
+    def _warn_capped(self, count: int = 1) -> None:
+        self._warn(
+            'capped_weights',
+            'DSB: the semantic scales span more than max_weight_ratio='
+            f'{self.max_weight_ratio:g}; the weights of the classes with '
+            f'the smallest scales are capped at {self.max_weight_ratio:g} '
+            'times the smallest weight, so that a nearly collapsed class '
+            'cannot take the weight of all others', count)
 
     def _warn_fallback(self, ids: List[int], count: int = 1) -> None:
         shown = ', '.join(map(str, ids[:20])) + (
