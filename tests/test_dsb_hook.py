@@ -194,7 +194,7 @@ def test_repeated_augmentation_sampler_keeps_one_epoch(tmp_path):
 
 def test_summary_names_classes_beyond_the_dataset(tmp_path):
     # A head with more classes than the dataset names (12 vs. 10).
-    cfg = digits_cfg(tmp_path, max_epochs=1)
+    cfg = digits_cfg(tmp_path, max_epochs=3, warmup_epochs=1)
     cfg.model.head.num_classes = 12
     cfg.val_cfg = cfg.val_dataloader = cfg.val_evaluator = None
     runner = Runner.from_cfg(cfg)
@@ -204,6 +204,12 @@ def test_summary_names_classes_beyond_the_dataset(tmp_path):
         table = json.load(f)
     assert table['classes'] == [str(i) for i in range(12)]
     assert table['count'][10:] == [0, 0]
+    # The two empty classes have no scale at every re-weighted iteration:
+    # each of epochs 2 and 3 has 11, and the summary's own table does not
+    # count as one.
+    log = read_log(runner)
+    assert log.count(f'since the last summary: {ITERS_PER_EPOCH} '
+                     're-weighted iterations had classes without') == 2
 
 
 def test_empty_training_set_is_named(tmp_path):
@@ -219,7 +225,28 @@ def test_empty_training_set_is_named(tmp_path):
         serialize_data=False,
         pipeline=[dict(type='LoadImageFromFile'), dict(type='PackInputs')])
     with pytest.raises(ValueError, match='the training set '
-                       r'\(CustomDataset\) is empty'):
+                       r"\(CustomDataset \(ann_file '.*train.txt'"):
+        Runner.from_cfg(cfg).train()
+
+
+@pytest.mark.parametrize('serialize', [True, False])
+def test_training_set_emptied_by_indices_is_named(tmp_path, serialize):
+    # With serialisation (mmengine's default) the dataset fails while it is
+    # built, before any hook runs.
+    cfg = digits_cfg(tmp_path)
+    cfg.train_dataloader.dataset.indices = 0
+    cfg.train_dataloader.dataset.serialize_data = serialize
+    with pytest.raises(ValueError, match=r'DigitsLT \(.*indices 0.*\) '
+                       '(holds no samples|is empty)'):
+        Runner.from_cfg(cfg).train()
+
+
+def test_bank_smaller_than_a_batch_is_an_error(tmp_path):
+    # Each batch would be cut to its last 10 rows, silently.
+    cfg = digits_cfg(tmp_path, max_epochs=1, capacity=10)
+    with pytest.raises(ValueError, match='one iteration brings 32 samples '
+                       r'\(all ranks\) but the DSB feature bank holds only '
+                       '10'):
         Runner.from_cfg(cfg).train()
 
 
