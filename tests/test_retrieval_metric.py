@@ -1,8 +1,13 @@
 """RetrievalMetric on embeddings against brute force: Recall@K by double
 loops over cosine similarities, NMI from the contingency table, test
 classes unknown to the head, the gather order and sampler padding, and
-two gloo processes against one."""
+two gloo processes against one; Recall@K with tied similarities against
+exact cosines, in blocks against the full similarity matrix, and its peak
+memory at CIFAR-100 test size."""
+import importlib.util
+import os.path as osp
 import socket
+from fractions import Fraction
 
 import numpy as np
 import pytest
@@ -15,6 +20,7 @@ from mmpretrain.structures import DataSample
 from sklearn.cluster import KMeans
 
 import mmdsb  # noqa: F401
+from mmdsb.evaluation import recall_at_k
 
 KS = (1, 2, 4, 8)
 
@@ -200,3 +206,123 @@ def test_table_and_errors():
         METRICS.build(dict(type='RetrievalMetric', ks=(0, 1)))
     with pytest.raises(ValueError, match='Recall@8 needs more than 8'):
         evaluate(samples(x[:6], y[:6]))
+
+
+def exact_recall(x, y, ks):
+    """Recall@K (percent) of integer embeddings from exact rational
+    cosines: neighbours by decreasing cosine, equal cosines by the lower
+    index, never the query itself; a zero vector has cosine 0 to all."""
+    x = [[int(v) for v in row] for row in x]
+    sq = [sum(v * v for v in row) for row in x]
+    found = dict.fromkeys(ks, 0)
+    for i in range(len(x)):
+        keys = []
+        for j in range(len(x)):
+            if j == i:
+                continue
+            dot = sum(a * b for a, b in zip(x[i], x[j]))
+            # cos ** 2 with its sign, up to the query's norm (one row).
+            cos = Fraction(0) if sq[i] == 0 or sq[j] == 0 else Fraction(
+                (dot > 0) - (dot < 0)) * Fraction(dot * dot, sq[j])
+            keys.append((-cos, j))
+        ranked = [j for _, j in sorted(keys)]
+        for k in ks:
+            found[k] += any(y[j] == y[i] for j in ranked[:k])
+    return {k: 100.0 * (found[k] / len(x)) for k in ks}
+
+
+def tied_points():
+    """Axis points: 0, 1, 2 on the x axis (labels A, B, A), 3, 4, 5 on
+    the y axis (B, A, C); every query's neighbours tie in two groups."""
+    x = np.array([[1, 0], [2, 0], [3, 0], [0, 1], [0, 5], [0, 1]])
+    return x, np.array(['A', 'B', 'A', 'B', 'A', 'C'])
+
+
+@pytest.mark.parametrize('block_size', [None, 1, 4, 5, 6])
+def test_recall_ties_go_to_the_lower_index(block_size):
+    x, y = tied_points()
+    # Ranked neighbours: 0 -> 1 2 | 3 4 5; 1 -> 0 2 | 3 4 5;
+    # 2 -> 0 1 | 3 4 5; 3 -> 4 5 | 0 1 2; 4 -> 3 5 | 0 1 2;
+    # 5 -> 3 4 | 0 1 2. Found at K = 1: query 2; 2: 0, 2; 3: 0, 1, 2, 4;
+    # 4: also 3 (5, of label C, never).
+    want = {k: 100.0 * (hits / 6) for k, hits in
+            {1: 1, 2: 2, 3: 4, 4: 5, 5: 5}.items()}
+    assert exact_recall(x, y, tuple(want)) == want
+    assert recall_at_k(x, y, tuple(want), block_size=block_size) == want
+    # Ties to the higher index (the points in reverse order) give
+    # R@3 = 3/6 instead.
+    assert exact_recall(x[::-1], y[::-1], (3, )) == {3: 50.0}
+
+
+def test_recall_with_ties_against_exact_cosines():
+    """57 integer embeddings, each one of a few vectors (a zero vector,
+    axis vectors, distinct vectors at equal cosines to a third), repeated
+    across labels: blocks of 1, 8, 56 and 57 rows and the default give
+    the exact result. No entry is negative, so that no cosine is zero by
+    cancellation (a float sum of products need not cancel exactly)."""
+    g = np.random.default_rng(7)
+    protos = np.array([[0, 0, 0], [1, 0, 0], [0, 2, 0], [0, 0, 1],
+                       [1, 1, 0], [2, 0, 1], [1, 1, 1], [2, 1, 0]])
+    x = protos[g.integers(len(protos), size=57)]
+    y = g.integers(4, size=57)
+    ks = (1, 2, 3, 4, 8, 16)
+    want = exact_recall(x, y, ks)
+    # The ties decide: ranking them from the higher index changes the
+    # result, so a different tie-break would fail below.
+    flipped = exact_recall(x[::-1], y[::-1], ks)
+    assert flipped != want
+    for block_size in (1, 8, 56, 57, None):
+        assert recall_at_k(x, y, ks, block_size=block_size) == want
+    assert recall_at_k(torch.tensor(x, dtype=torch.float32),
+                       torch.tensor(y), ks, block_size=8) == want
+
+
+def full_matrix_recall(x, y, ks):
+    """The whole N x N similarity matrix and a stable argsort."""
+    x = np.asarray(x, dtype=np.float64)
+    x = x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
+    sim = x @ x.T
+    np.fill_diagonal(sim, -np.inf)
+    order = np.argsort(-sim, axis=1, kind='stable')[:, :max(ks)]
+    match = y[order] == y[:, None]
+    return {k: 100.0 * float(match[:, :k].any(axis=1).mean()) for k in ks}
+
+
+def test_blocks_equal_the_full_matrix():
+    """Random embeddings with repeated rows: any block size gives the
+    result of the full similarity matrix."""
+    x, y = clustered(30, 10, dim=16, spread=1.5, seed=6)
+    x[::7] = x[3]  # one embedding shared by samples of many classes
+    x = x.astype(np.float32)
+    want = full_matrix_recall(x, y, KS)
+    assert 0 < want[1] < 100
+    for block_size in (1, 37, 299, None):
+        assert recall_at_k(x, y, KS, block_size=block_size) == want
+
+
+def test_recall_at_k_errors():
+    x, y = tied_points()
+    with pytest.raises(ValueError, match='NaN or infinite'):
+        recall_at_k(np.where(x == 5, np.nan, x), y, (1, ))
+    with pytest.raises(ValueError, match='6 embeddings and 5 labels'):
+        recall_at_k(x, y[:5], (1, ))
+    with pytest.raises(ValueError, match='block_size'):
+        recall_at_k(x, y, (1, ), block_size=0)
+
+
+def _benchmark_script():
+    spec = importlib.util.spec_from_file_location(
+        'benchmark_retrieval_memory',
+        osp.join(osp.dirname(__file__), '..', 'tools', 'analysis_tools',
+                 'benchmark_retrieval_memory.py'))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_recall_memory_at_cifar100_test_size():
+    """CIFAR-100 test size (24,000 embeddings, 100 classes): the peak
+    memory of Recall@K stays under 1 GB (the full matrix took ~14 GB)."""
+    res = _benchmark_script().measure('blocked', 24000, dim=64)
+    assert res['growth'] < 1e9, res
+    assert 0 < res['recall']['1'] < res['recall']['8'] < 100

@@ -238,23 +238,116 @@ class GLTAccuracy(BaseMetric):
                     precision=100.0 * precision[evaluated].mean().item())
 
 
-def recall_at_k(embeddings: np.ndarray, labels: np.ndarray,
-                ks: Sequence[int] = (1, 2, 4, 8)) -> Dict[int, float]:
+# Similarities held per block of queries: 2**23 float64 values (64 MiB).
+_BLOCK_ELEMENTS = 1 << 23
+
+
+def _first_occurrences(x: torch.Tensor):
+    """The rows of ``x`` equal to an earlier row and, for each, the index
+    of the first row equal to it."""
+    _, group = torch.unique(x, dim=0, return_inverse=True)
+    index = torch.arange(len(x), device=x.device)
+    first = torch.full((int(group.max()) + 1, ), len(x), device=x.device,
+                       dtype=torch.long).scatter_reduce_(
+                           0, group, index, 'amin')[group]
+    repeated = (first != index).nonzero().squeeze(1)
+    return repeated, first[repeated]
+
+
+def _nearest_others(x: torch.Tensor, k: int,
+                    block_size: int) -> torch.Tensor:
+    """Indices ``(N, k)`` of the ``k`` most similar other rows of ``x``
+    (rows of unit vectors), most similar first, equal similarities in
+    ascending index order: the first ``k`` of a stable descending sort of
+    each row of ``x @ x.T`` without its diagonal.
+
+    Queries go in blocks of ``block_size`` rows, so that memory grows with
+    ``block_size * N`` and not ``N ** 2``. A repeated row takes the
+    similarities of its first occurrence: a BLAS (MKL, for one) may round
+    the products with two equal columns differently, which would break
+    their ties by rounding instead of by index.
+    """
+    n = len(x)
+    repeated, first = _first_occurrences(x)
+    out = torch.empty((n, k), dtype=torch.long, device=x.device)
+    for start in range(0, n, block_size):
+        sim = x[start:start + block_size] @ x.T
+        if len(repeated):
+            sim[:, repeated] = sim[:, first]
+        rows = torch.arange(len(sim), device=x.device)
+        sim[rows, rows + start] = -float('inf')  # never retrieve oneself
+        # k < n: the (k + 1)-th similarity exists (at worst the diagonal).
+        val, idx = sim.topk(k + 1, dim=1)
+        idx = idx[:, :k].sort(dim=1).values
+        # Where the k-th similarity is shared by more samples than fit,
+        # those tied at it fill the places left by ascending index.
+        crowded = (val[:, k] == val[:, k - 1]).nonzero().squeeze(1)
+        if len(crowded):
+            part, kth = sim[crowded], val[crowded, k - 1:k]
+            above, tied = part > kth, part == kth
+            room = k - above.sum(1, keepdim=True)
+            keep = above | (tied & (tied.cumsum(1) <= room))
+            idx[crowded] = keep.nonzero()[:, 1].view(-1, k)
+        order = sim.gather(1, idx).sort(
+            dim=1, descending=True, stable=True).indices
+        out[start:start + len(sim)] = idx.gather(1, order)
+    return out
+
+
+def recall_at_k(embeddings, labels, ks: Sequence[int] = (1, 2, 4, 8),
+                block_size: Optional[int] = None) -> Dict[int, float]:
     """Recall@K (percent) of retrieval among the evaluated samples: a
     query counts as found if one of its ``K`` nearest other samples
-    (cosine similarity) shares its label."""
-    x = np.asarray(embeddings, dtype=np.float64)
-    x = x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
-    labels = np.asarray(labels)
-    if max(ks) >= len(x):
-        raise ValueError(f'Recall@{max(ks)} needs more than {max(ks)} '
+    (cosine similarity) shares its label.
+
+    Neighbours are ranked by similarity, equal similarities by the lower
+    sample index (a stable sort). The similarities are float64 and taken
+    on the embeddings' device (a tensor's, else the CPU) in blocks of
+    ``block_size`` queries (by default about 2**23 similarities a block),
+    so that memory grows with ``N * block_size`` and not ``N ** 2``.
+
+    Args:
+        embeddings: ``(N, D)`` array or tensor.
+        labels: ``(N,)`` labels (any comparable values for an array).
+        ks: the ``K`` of Recall@K, integers >= 1.
+        block_size: queries per block.
+    """
+    if isinstance(embeddings, torch.Tensor):
+        x = embeddings.detach().to(torch.float64)
+    else:
+        x = torch.as_tensor(np.asarray(embeddings, dtype=np.float64))
+    if x.ndim != 2:
+        raise ValueError(f'recall_at_k expects (N, D) embeddings, got shape '
+                         f'{tuple(x.shape)}')
+    if not bool(torch.isfinite(x).all()):
+        raise ValueError('recall_at_k: the embeddings contain NaN or '
+                         'infinite values')
+    if isinstance(labels, torch.Tensor):
+        y = labels.detach().reshape(-1).to(x.device)
+    else:
+        # Integer codes of the labels, equal exactly where the labels are.
+        y = torch.as_tensor(np.unique(np.asarray(labels).reshape(-1),
+                                      return_inverse=True)[1].reshape(-1),
+                            device=x.device)
+    if len(y) != len(x):
+        raise ValueError(f'recall_at_k got {len(x)} embeddings and '
+                         f'{len(y)} labels')
+    if any(int(k) != k or k < 1 for k in ks):
+        raise ValueError(f'recall_at_k ks must be integers >= 1, got {ks}')
+    k_max = int(max(ks))
+    if k_max >= len(x):
+        raise ValueError(f'Recall@{k_max} needs more than {k_max} '
                          f'evaluated samples, got {len(x)}')
-    sim = x @ x.T
-    np.fill_diagonal(sim, -np.inf)  # a query never retrieves itself
-    # Stable order: ties go to the lower sample index.
-    order = np.argsort(-sim, axis=1, kind='stable')[:, :max(ks)]
-    match = labels[order] == labels[:, None]
-    return {k: 100.0 * float(match[:, :k].any(axis=1).mean()) for k in ks}
+    if block_size is None:
+        block_size = max(1, _BLOCK_ELEMENTS // len(x))
+    elif block_size < 1:
+        raise ValueError(f'recall_at_k block_size must be >= 1, got '
+                         f'{block_size}')
+    norm = torch.linalg.vector_norm(x, dim=1, keepdim=True)
+    x = x / norm.clamp_min(1e-12)
+    match = y[_nearest_others(x, k_max, int(block_size))] == y[:, None]
+    found = match.cummax(dim=1).values.sum(0)  # hits within the first K
+    return {k: 100.0 * (int(found[int(k) - 1]) / len(x)) for k in ks}
 
 
 def kmeans_nmi(embeddings: np.ndarray, labels: np.ndarray,
@@ -358,15 +451,15 @@ class RetrievalMetric(BaseMetric):
         if len(dims) != 1:
             raise ValueError(f'RetrievalMetric: embeddings of different '
                              f'sizes {sorted(dims)}')
-        x = torch.stack([r['embedding'] for r in results]).double().numpy()
-        if not np.isfinite(x).all():
+        x = torch.stack([r['embedding'] for r in results]).double()
+        if not bool(torch.isfinite(x).all()):
             raise ValueError('RetrievalMetric: the embeddings contain NaN or '
                              'infinite values')
         y = np.array([r['gt_label'] for r in results])
         self.num_samples, self.num_classes = len(y), len(np.unique(y))
         metrics = {f'R@{k}': v
                    for k, v in recall_at_k(x, y, self.ks).items()}
-        metrics['NMI'] = kmeans_nmi(x, y, self.seed)
+        metrics['NMI'] = kmeans_nmi(x.numpy(), y, self.seed)
         return metrics
 
     def format_table(self, metrics: Dict[str, float]) -> str:
