@@ -1,5 +1,6 @@
 """The loss zoo against independent float64 computations of its formulas."""
 import math
+import os
 
 import numpy as np
 import pytest
@@ -183,6 +184,99 @@ def test_soft_triple_head_and_loss():
                   for i in range(4)])
     assert losses['loss'].item() == pytest.approx(ce, rel=1e-10)
     assert losses['loss_reg'].item() == pytest.approx(0.3 * reg, rel=1e-10)
+
+
+# SoftTriple's code keeps the K centres of its C classes as the columns of
+# a dim x (C * K) matrix and initialises it with kaiming_uniform_(a=sqrt(5)):
+# gain sqrt(2 / (1 + 5)), fan = C * K (the second dimension), so every
+# coordinate is uniform in [-b, b] with b = sqrt(3) * gain / sqrt(fan)
+# = 1 / sqrt(C * K), and E|w|^2 = dim * b^2 / 3.
+def source_centre_bound(num_classes, k=10):
+    gain = math.sqrt(2.0 / (1 + 5))
+    return math.sqrt(3.0) * gain / math.sqrt(num_classes * k)
+
+
+def assert_source_centres(centers, dim, num_classes, k=10):
+    bound = source_centre_bound(num_classes, k)
+    assert tuple(centers.shape) == (num_classes * k, dim)
+    peak = centers.detach().abs().max().item()
+    assert 0.99 * bound < peak <= bound
+    norm = math.sqrt(dim * bound**2 / 3)
+    got = centers.detach().norm(dim=1).mean().item()
+    assert got == pytest.approx(norm, rel=0.03)
+    return norm
+
+
+@pytest.mark.parametrize('head_type', ['SoftTripleHead', 'DSBSoftTripleHead'])
+@pytest.mark.parametrize('dim,num_classes,norm', [
+    (64, 100, 0.146), (512, 100, 0.413),  # CUB
+    (64, 98, 0.148), (512, 98, 0.417),  # Cars196
+    (64, 64, 0.183),  # mini-ImageNet
+    (64, 60, 0.189),  # CIFAR-100
+])
+def test_soft_triple_centres_start_as_in_the_source(head_type, dim,
+                                                    num_classes, norm):
+    torch.manual_seed(0)
+    head = MODELS.build(dict(type=head_type, num_classes=num_classes,
+                             in_channels=1024, embed_dim=dim,
+                             num_centers=10))
+    want = assert_source_centres(head.centers, dim, num_classes)
+    assert round(want, 3) == norm
+    # Not the norm 1/sqrt(3) = 0.577 of a fan of dim.
+    assert head.centers.detach().norm(dim=1).mean().item() < 0.45
+
+
+def test_soft_triple_centres_are_the_source_draw():
+    """Same seed, same numbers as the source's matrix, transposed."""
+    dim, num_classes, k = 16, 7, 3
+    torch.manual_seed(3)
+    source = torch.empty(dim, num_classes * k)
+    torch.nn.init.kaiming_uniform_(source, a=math.sqrt(5))
+    torch.manual_seed(3)
+    head = MODELS.build(dict(type='SoftTripleHead', num_classes=num_classes,
+                             in_channels=dim, num_centers=k))
+    assert torch.equal(head.centers.detach(), source.t())
+    assert list(head.state_dict()) == ['centers']
+
+
+@pytest.mark.parametrize('config,dim,num_classes,whole', [
+    ('st_bn-inception-64_cub.py', 64, 100, True),
+    ('dsb-st_bn-inception-512_cub.py', 512, 100, False),
+    ('cb-st_bn-inception-64_cars196-lt-r20.py', 64, 98, False),
+])
+def test_soft_triple_centres_survive_init_weights(config, dim, num_classes,
+                                                  whole):
+    """The Runner builds the model and calls its ``init_weights`` (here
+    without the backbone's ImageNet checkpoint; the head alone for the
+    other configs, to stay fast): the centres keep their draw."""
+    from mmengine.config import Config
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    cfg = Config.fromfile(os.path.join(root, 'configs', 'metric-learning',
+                                       config))
+    cfg.model.backbone.init_cfg = None
+    torch.manual_seed(0)
+    model = MODELS.build(cfg.model if whole else cfg.model.head)
+    head = model.head if whole else model
+    assert type(head).__name__.endswith('SoftTripleHead')
+    assert (head.num_classes, head.num_centers) == (num_classes, 10)
+    before = head.centers.detach().clone()
+    model.init_weights()
+    assert torch.equal(head.centers.detach(), before)
+    assert_source_centres(head.centers, dim, num_classes)
+
+
+def test_soft_triple_centres_untouched_by_an_init_cfg():
+    torch.manual_seed(0)
+    head = MODELS.build(dict(type='SoftTripleHead', num_classes=100,
+                             in_channels=32, embed_dim=64,
+                             init_cfg=dict(type='Normal', layer='Linear',
+                                           std=0.01)))
+    before = head.centers.detach().clone()
+    head.init_weights()
+    assert head.embed.weight.detach().std().item() == pytest.approx(
+        0.01, rel=0.1)
+    assert torch.equal(head.centers.detach(), before)
+    assert_source_centres(head.centers, 64, 100)
 
 
 def test_kps_worked_vectors_cifar10_lt_r100():

@@ -43,7 +43,11 @@ class SoftTripleHead(EmbeddingHeadMixin, ClsHead):
         loss: loss config; default ``SoftTripleLoss``.
         cb_beta: ``beta`` of class-balanced sample weights (e.g. 0.9999;
             needs ``ClassCountsHook``); ``None``: none.
-        init_cfg: initialisation config.
+        init_cfg: initialisation config. The centres are drawn when the
+            head is built (see :meth:`_init_centers`); ``init_weights``
+            leaves them as they are (an ``init_cfg`` such as ``Normal``
+            only reaches layers such as the embedding), except that a
+            ``Pretrained`` checkpoint replaces them.
     """
 
     def __init__(self,
@@ -79,7 +83,24 @@ class SoftTripleHead(EmbeddingHeadMixin, ClsHead):
         # Centre k of class c is row c * K + k.
         self.centers = nn.Parameter(torch.empty(num_classes * num_centers,
                                                 dim))
-        nn.init.kaiming_uniform_(self.centers, a=math.sqrt(5))
+        self._init_centers()
+
+    @torch.no_grad()
+    def _init_centers(self) -> None:
+        """Draw the centres as the SoftTriple code does.
+
+        The source keeps the centres as the columns of a ``dim x (C * K)``
+        matrix initialised by ``kaiming_uniform_(a=sqrt(5))``, whose fan
+        is ``C * K``: every coordinate is uniform in ``[-b, b]`` with
+        ``b = 1 / sqrt(C * K)``, so a centre starts with norm about
+        ``sqrt(dim / (3 * C * K))`` (0.146 for 64 dims and 100 classes,
+        0.413 for 512). The values are drawn in that layout and stored
+        transposed: from the same random state, the source's centres.
+        """
+        n, dim = self.centers.shape
+        bound = 1.0 / math.sqrt(n)
+        draw = self.centers.new_empty(dim, n).uniform_(-bound, bound)
+        self.centers.copy_(draw.t())
 
     def pre_logits(self, feats: Tuple[Tensor]) -> Tensor:
         f = feats[-1]
