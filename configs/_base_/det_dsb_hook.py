@@ -10,7 +10,7 @@ dsb_weighter = dict(
     eps=1.0,
     normalize='mean',  # weights average 1: the learning rate keeps its meaning
     bank_dim=64,  # box-head features (1024-d) are pooled to 64 channels
-    max_weight_ratio=None)
+    max_weight_ratio=10.0)  # no class weighs more than 10x another
 
 custom_hooks = [
     dict(type='DSBHook', weighter=dsb_weighter, warmup_epochs=2),

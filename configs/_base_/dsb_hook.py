@@ -10,7 +10,7 @@ dsb_weighter = dict(
     eps=1.0,
     normalize='mean',  # weights average 1, so the learning rate keeps its
     bank_dim=64,  # meaning; 'sum' is the paper's sum-to-one form
-    max_weight_ratio=None)
+    max_weight_ratio=10.0)  # no class weighs more than 10x another
 
 custom_hooks = [
     dict(type='DSBHook', weighter=dsb_weighter, warmup_epochs=5),
