@@ -20,6 +20,7 @@ from mmengine.dist import is_main_process
 from mmengine.evaluator import DumpResults
 from mmengine.logging import print_log
 
+from mmdsb.compat import check_checkpoint_file
 from mmdsb.evaluation import RetrievalMetric
 
 from _launch import build_runner, cleanup
@@ -80,6 +81,8 @@ def merge_args(cfg, args):
 
     if not osp.isfile(args.checkpoint):
         raise FileNotFoundError(f'checkpoint not found: {args.checkpoint}')
+    # Before the Runner builds the test set, which may take minutes.
+    check_checkpoint_file(args.checkpoint)
     cfg.load_from = args.checkpoint
     # Testing only loads weights; never restore optimizer or loop state.
     cfg.resume = False

@@ -16,6 +16,8 @@ import mmdsb  # noqa: F401
 import torch
 from mmengine.config import Config, ConfigDict, DictAction
 
+from mmdsb.compat import check_checkpoint_file
+
 from _launch import build_runner, cleanup
 
 
@@ -136,6 +138,12 @@ def merge_args(cfg, args):
                 '--auto-scale-lr needs `auto_scale_lr = dict(base_batch_size='
                 '...)` in the config or in --cfg-options')
         cfg.auto_scale_lr.enable = True
+
+    # The Runner loads it only after building the datasets, which may take
+    # minutes; a file that is no checkpoint fails now.
+    load_from = cfg.get('load_from')
+    if isinstance(load_from, str) and osp.isfile(osp.expanduser(load_from)):
+        check_checkpoint_file(load_from)
     return cfg
 
 

@@ -8,6 +8,7 @@ mismatch into one clear error first.
 import torch
 from mmengine.runner import CheckpointLoader
 
+from ..compat import NotACheckpointError
 from .data import AnalysisError
 
 
@@ -16,8 +17,12 @@ def read_state_dict(checkpoint: str) -> dict:
     of a distributed wrapper (the prefix ``Runner.load_checkpoint``
     strips)."""
     # Logged like the Runner's own loading (quiet at its WARNING level).
-    ckpt = CheckpointLoader.load_checkpoint(
-        checkpoint, map_location='cpu', logger='current')
+    try:
+        ckpt = CheckpointLoader.load_checkpoint(
+            checkpoint, map_location='cpu', logger='current')
+    except NotACheckpointError as err:
+        # The analysis commands end with the message, not a traceback.
+        raise AnalysisError(str(err)) from err
     state = ckpt.get('state_dict', ckpt) if isinstance(ckpt, dict) else None
     if not isinstance(state, dict):
         raise AnalysisError(f'the checkpoint {checkpoint} holds no state '
