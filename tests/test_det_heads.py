@@ -14,7 +14,9 @@ from mmdet.registry import DATASETS, MODELS, TASK_UTILS
 from mmdet.structures.bbox import bbox2roi, bbox_overlaps
 from mmdsb.det.datasets import write_digits_lvis
 from mmdsb.det.models import instances_per_epoch
-from mmdsb.det.models.dsb_bbox_head import instance_features
+from mmdsb.det.models.instance_features import (anchor_instance_features,
+                                                mean_per_instance,
+                                                roi_instance_features)
 from mmdsb.engine.weighter import SemanticScaleWeighter
 
 NUM_CLASSES = 10
@@ -48,17 +50,39 @@ def test_one_entry_per_instance_own_box_else_mean_of_positives():
     # The classifier input of a RoI is its box, so each entry is readable.
     with_gt = sampling_results(add_gt_as_proposals=True)
     rois = bbox2roi([res.priors for res in with_gt])
-    feats, labels, images = instance_features(rois[:, 1:], with_gt)
+    feats, labels, images = roi_instance_features(rois[:, 1:], with_gt)
     assert labels.tolist() == [3, 7, 3]
     assert images.tolist() == [0, 0, 1]
     assert feats.tolist() == [b for boxes, _ in GTS for b in boxes]
 
     without_gt = sampling_results(add_gt_as_proposals=False)
     rois = bbox2roi([res.priors for res in without_gt])
-    feats, labels, _ = instance_features(rois[:, 1:], without_gt)
+    feats, labels, _ = roi_instance_features(rois[:, 1:], without_gt)
     assert labels.tolist() == [3, 7, 3]
     assert feats.tolist() == [[10., 10.5, 30., 30.5], [41., 40., 61., 60.],
                               [6., 31., 26., 51.]]
+
+
+def test_anchor_entries_are_means_over_each_instances_anchor_locations():
+    # Two channels; level 0 has 2x2 locations (0, 4), (1, 5), (2, 6),
+    # (3, 7), level 1 one location (10, 20); two anchors per location, so
+    # anchors 0-7 lie on level 0 (location = anchor // 2), 8 and 9 on 1.
+    levels = [torch.arange(8.).reshape(2, 2, 2),
+              torch.tensor([[[10.]], [[20.]]])]
+    anchor_ids = torch.tensor([1, 6, 9, 2])
+    gt_inds = torch.tensor([0, 0, 2, 2])
+    means, found = anchor_instance_features(levels, anchor_ids, gt_inds,
+                                            num_base_priors=2,
+                                            num_instances=3)
+    # Instance 0: locations 0 and 3; instance 1: none; instance 2: level
+    # 1 and location 1.
+    assert found.tolist() == [True, False, True]
+    assert means.tolist() == [[1.5, 5.5], [0., 0.], [5.5, 12.5]]
+
+    means, found = mean_per_instance(torch.zeros(0, 2),
+                                     torch.zeros(0, dtype=torch.long), 2)
+    assert means.tolist() == [[0., 0.], [0., 0.]]
+    assert found.tolist() == [False, False]
 
 
 def build_heads(head_type='Shared2FCBBoxHead', **kwargs):

@@ -13,7 +13,9 @@ of the config's evaluator on the same outputs.
   maps of the test forward pass.
 * RetinaNet-style heads (a ``retina_cls`` after a classification tower):
   the mean tower output over the instance's positive anchors, assigned by
-  the head's own training assigner, as the DSB RetinaHead feeds its bank.
+  the head's own training assigner, computed by the function that feeds
+  the DSB RetinaHead's bank
+  (:func:`mmdsb.det.models.instance_features.anchor_instance_features`).
   An instance without positive anchors has no feature; it is counted and
   left out.
 
@@ -55,12 +57,6 @@ def _gt_instances(outputs):
                 'features need dict(type=\'LoadAnnotations\', with_bbox=True)'
                 ' in it')
     return [s.gt_instances for s in outputs]
-
-
-def _mean_per_instance(feats: Tensor, inds: Tensor, count: int):
-    sums = feats.new_zeros(count, feats.shape[1]).index_add_(0, inds, feats)
-    hits = torch.bincount(inds, minlength=count)
-    return sums / hits.clamp_min(1)[:, None].to(sums), hits > 0
 
 
 class _RoIFeatures:
@@ -162,6 +158,8 @@ class _AnchorFeatures:
         from mmdet.models.task_modules.prior_generators import \
             anchor_inside_flags
         from mmengine.structures import InstanceData
+
+        from ..det.models.instance_features import anchor_instance_features
         gts = _gt_instances(outputs)
         levels, self._levels = self._levels, []
         head = self.head
@@ -169,11 +167,6 @@ class _AnchorFeatures:
         device = levels[0].device
         anchors = torch.cat(head.prior_generator.grid_priors(sizes,
                                                              device=device))
-        per_level = [f.shape[-2] * f.shape[-1] * head.num_base_priors
-                     for f in levels]
-        starts = torch.tensor([0] + per_level[:-1],
-                              device=device).cumsum(0)
-        ends = starts + torch.tensor(per_level, device=device)
         border = head.train_cfg.get('allowed_border', -1)
         feats, labels = [], []
         for img, (gt, sample) in enumerate(zip(gts, outputs)):
@@ -186,18 +179,12 @@ class _AnchorFeatures:
             assigned = head.assigner.assign(
                 InstanceData(priors=anchors[index]), gt).gt_inds
             pos = assigned > 0
-            anchor_ids, gt_ids = index[pos], assigned[pos] - 1
-            level = torch.searchsorted(ends, anchor_ids, right=True)
-            rows = torch.stack([
-                levels[int(lv)][img].flatten(1)[:, (a - starts[lv]) //
-                                                head.num_base_priors]
-                for a, lv in zip(anchor_ids, level)
-            ]) if anchor_ids.numel() else levels[0].new_zeros(
-                0, levels[0].shape[1])
-            mean, has = _mean_per_instance(rows.float(), gt_ids, len(gt))
-            self.missing += int((~has).sum())
-            feats.append(mean[has].cpu())
-            labels.append(gt.labels[has].long().cpu())
+            mean, found = anchor_instance_features(
+                [f[img].float() for f in levels], index[pos],
+                assigned[pos] - 1, head.num_base_priors, len(gt))
+            self.missing += int((~found).sum())
+            feats.append(mean[found].cpu())
+            labels.append(gt.labels[found].long().cpu())
         return torch.cat(feats), torch.cat(labels)
 
 

@@ -10,9 +10,8 @@ parameters and state-dict keys are the wrapped head's:
   :class:`DSBHook` attaches. The entry is the feature of the instance's own
   ground-truth box, which the R-CNN sampler adds to the proposals
   (``pos_is_gt``), when that RoI was sampled, else the mean feature of its
-  positive RoIs: the own box is the one view of the object that does not
-  depend on the proposals, and its positive RoIs are near-duplicates of
-  it. In the re-weighting stage the ``label_weights`` of every foreground
+  positive RoIs (:func:`~.instance_features.roi_instance_features`). In
+  the re-weighting stage the ``label_weights`` of every foreground
   RoI are multiplied by ``a_y``; background RoIs keep weight 1 and the
   loss's ``avg_factor`` (the number of RoIs with a positive weight) is
   unchanged. Outside that stage the loss is exactly mmdet's.
@@ -22,7 +21,6 @@ its own bank.
 """
 from typing import List, Optional
 
-import torch
 import torch.nn as nn
 from mmdet.models.roi_heads.bbox_heads import (ConvFCBBoxHead,
                                                Shared2FCBBoxHead,
@@ -33,48 +31,14 @@ from mmengine.config import ConfigDict
 from torch import Tensor
 
 from ...engine.consumer import DSBConsumer
+from .instance_features import roi_instance_features
 from .instances import (check_bank_room, checked_weighter,
-                        foreground_weights, instances_per_epoch,
-                        mean_per_instance)
+                        foreground_weights, instances_per_epoch)
 
 __all__ = [
     'DSBBBoxHeadMixin', 'DSBConvFCBBoxHead', 'DSBShared2FCBBoxHead',
-    'DSBShared4Conv1FCBBoxHead', 'instance_features'
+    'DSBShared4Conv1FCBBoxHead'
 ]
-
-
-def instance_features(x_cls: Tensor,
-                      sampling_results: List[SamplingResult]):
-    """One ``(feature, label, image)`` per ground-truth instance with
-    sampled positive RoIs.
-
-    ``x_cls`` holds the classifier input of every sampled RoI, image by
-    image, positives first (the order of ``bbox2roi`` over the sampling
-    results' ``priors``). The image is the instance's position in the batch.
-    """
-    feats, labels, images, start = [], [], [], 0
-    for img, res in enumerate(sampling_results):
-        num_pos = res.pos_inds.numel()
-        pos = x_cls[start:start + num_pos]
-        start += res.priors.shape[0]
-        if num_pos == 0:
-            continue
-        inst, inst_labels, inverse = mean_per_instance(
-            pos, res.pos_assigned_gt_inds, res.pos_gt_labels)
-        # The sampler assigns each added ground-truth box to itself.
-        own = res.pos_is_gt.bool()
-        inst[inverse[own]] = pos[own]
-        feats.append(inst)
-        labels.append(inst_labels)
-        images.append(torch.full_like(inst_labels, img))
-    if start != x_cls.shape[0]:
-        raise RuntimeError(
-            f'the box head saw {x_cls.shape[0]} RoIs but the sampling '
-            f'results hold {start}')
-    if not feats:
-        none = x_cls.new_zeros(0, dtype=torch.long)
-        return x_cls.new_zeros(0, x_cls.shape[1]), none, none
-    return torch.cat(feats), torch.cat(labels), torch.cat(images)
 
 
 class DSBBBoxHeadMixin(DSBConsumer):
@@ -122,8 +86,8 @@ class DSBBBoxHeadMixin(DSBConsumer):
                 f'{name} did not observe the input of fc_cls for the '
                 f'{cls_score.shape[0]} RoIs of this loss; the forward pass '
                 'must run fc_cls in training mode right before the loss')
-        feats, labels, images = instance_features(x_cls.detach(),
-                                                  sampling_results)
+        feats, labels, images = roi_instance_features(
+            x_cls.detach(), sampling_results)
         check_bank_room(weighter, feats.shape[0], name)
         class_weights = weighter.observe(feats, labels, images)
 

@@ -1,5 +1,6 @@
-"""Ground-truth instances as DSB samples (SPEC 8): how many one epoch
-yields, one feature per instance, and foreground weights ``a_y``."""
+"""Ground-truth instances as DSB samples (paper App. L.3): how many one
+epoch yields, the foreground weights ``a_y`` and the checks of a head's
+bank. Their features are in :mod:`.instance_features`."""
 from typing import List
 
 import torch
@@ -8,8 +9,8 @@ from mmengine.dataset import (ClassBalancedDataset, ConcatDataset,
 from torch import Tensor
 
 __all__ = [
-    'instances_per_image', 'instances_per_epoch', 'mean_per_instance',
-    'foreground_weights', 'checked_weighter', 'check_bank_room'
+    'instances_per_image', 'instances_per_epoch', 'foreground_weights',
+    'checked_weighter', 'check_bank_room'
 ]
 
 
@@ -42,21 +43,6 @@ def instances_per_epoch(dataset) -> int:
     """Bank entries one epoch of a detection dataset produces: its
     ground-truth instances, counted after repeat-factor sampling."""
     return sum(instances_per_image(dataset))
-
-
-def mean_per_instance(feats: Tensor, gt_inds: Tensor, gt_labels: Tensor):
-    """Average the rows of ``feats`` that belong to the same instance.
-
-    Returns ``(instance_feats, labels, inverse)``: one row per distinct
-    value of ``gt_inds`` (sorted), its label, and for each input row the
-    index of its instance.
-    """
-    uniq, inverse = torch.unique(gt_inds, return_inverse=True)
-    n = uniq.numel()
-    sums = feats.new_zeros(n, feats.shape[1]).index_add_(0, inverse, feats)
-    counts = torch.bincount(inverse, minlength=n).clamp_min(1)
-    labels = gt_labels.new_zeros(n).scatter_(0, inverse, gt_labels)
-    return sums / counts[:, None].to(feats.dtype), labels, inverse
 
 
 def foreground_weights(label_weights: Tensor, labels: Tensor,
