@@ -149,13 +149,13 @@ class InvalidLossHook(Hook):
                 'learning rate')
 
     def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
+        # Only the main process saves (Runner.save_checkpoint is
+        # master_only), so this check is local: no collective here.
         bad = _non_finite(self._model(runner))
-        if _any_rank(bool(bad)):
+        if bad:
             raise RuntimeError(
                 f'the model holds NaN or infinite values at iteration '
-                f'{runner.iter} ('
-                + (_named(bad) if bad else 'on another rank') +
-                '); no checkpoint is saved '
+                f'{runner.iter} ({_named(bad)}); no checkpoint is saved '
                 'with them. Lower the learning rate, check the data for '
                 'broken samples, and resume from an earlier checkpoint')
 
