@@ -191,9 +191,10 @@ class FeatureBank:
         oldest samples as the batch brings (Algorithm 2). ``evict`` forces
         at least that many of the oldest samples out first.
 
-        ``valid`` (bool per row) marks rows to keep out of the statistics
-        without changing the batch's shape: they take a slot with the label
-        ``-1`` and leave with it. The host never needs to count them.
+        ``valid`` (bool per row) marks rows to keep out of the statistics.
+        On the CPU they are dropped. Elsewhere they keep the batch's shape,
+        so that the host never needs to count them: they take a slot with
+        the label ``-1`` and leave with it.
         """
         if feats.dim() != 2 or feats.shape[1] != self.dim:
             raise ValueError(f'the bank holds {self.dim}-d features, got a '
@@ -201,8 +202,18 @@ class FeatureBank:
         self._check_labels(labels, feats.shape[0])
         feats = feats.detach().to(self.device, torch.float32)
         labels = labels.to(self.device)
-        if valid is not None:
-            labels = torch.where(valid.to(self.device), labels, -1)
+        if valid is not None and self._on_cpu:
+            # Reading the mask costs nothing here: left-out rows take no
+            # slot, so the pool holds real samples only.
+            valid = valid.to(self.device)
+            if not bool(valid.all()):
+                feats, labels = feats[valid], labels[valid]
+        elif valid is not None:
+            # Zeroed too: a NaN row would poison class 0's sums even with
+            # the weight 0 of a void row (NaN * 0 is NaN).
+            valid = valid.to(self.device)
+            labels = torch.where(valid, labels, -1)
+            feats = torch.where(valid[:, None], feats, 0.)
         if feats.shape[0] > self.capacity:
             feats, labels = feats[-self.capacity:], labels[-self.capacity:]
         b = feats.shape[0]

@@ -5,6 +5,11 @@ Pure PyTorch, no OpenMMLab import, so that it can be used, tested and
 benchmarked on its own. Samples are rows: ``feats`` has shape ``(m, d)``.
 All computation is done in float64 on the device of the input.
 
+The functions from volumes to weights (:func:`usable`,
+:func:`normalised_volumes`, :func:`scales_from_volumes`, :func:`dsb_weights`)
+use masks instead of indexing and never read a tensor on the host, so that
+on a GPU the training step that calls them is not stopped to wait for them.
+
 For one class with centred embeddings ``X`` (``m x d``)::
 
     Vol = 1/2 * log2 det(I_d + d / (m * eps^2) * X^T X)
@@ -23,8 +28,8 @@ from torch import Tensor
 
 __all__ = [
     'feature_volume', 'class_volumes', 'semantic_scales', 'dsb_weights',
-    'volumes_from_scatter', 'centre_distance_sums', 'scales_from_volumes',
-    'usable', 'USABLE_RTOL'
+    'centre_distance_sums', 'normalised_volumes', 'scales_from_volumes',
+    'usable', 'weights_capped', 'check_labels', 'USABLE_RTOL'
 ]
 
 _LN2 = math.log(2.0)
@@ -99,39 +104,6 @@ def feature_volume(feats: Tensor, eps: float = 1.0) -> Tensor:
     return _logdet_volumes(eye + scale * gram)
 
 
-def volumes_from_scatter(counts: Tensor,
-                         sums: Tensor,
-                         scatters: Tensor,
-                         eps: float = 1.0) -> Tensor:
-    """Volumes of classes given their sufficient statistics.
-
-    Args:
-        counts: ``(k,)`` number of samples per class.
-        sums: ``(k, d)`` sum of the samples per class.
-        scatters: ``(k, d, d)`` sum of ``z z^T`` per class.
-        eps: radius of the packing spheres.
-
-    Returns:
-        ``(k,)`` float64 volumes; 0 where a class has fewer than 2 samples.
-    """
-    _check_eps(eps)
-    k, d = sums.shape
-    counts = counts.to(torch.float64)
-    out = torch.zeros(k, dtype=torch.float64, device=sums.device)
-    ok = counts > 1
-    if not ok.any():
-        return out
-    n = counts[ok][:, None, None]
-    s = sums[ok].double()
-    # In place on the indexed copy: centre (M - s s^T / n), scale, add I.
-    mats = scatters[ok].double()
-    mats.baddbmm_((s / n[:, :, 0])[:, :, None], s[:, None, :], alpha=-1)
-    mats.mul_((d / (eps * eps)) / n)
-    mats.diagonal(dim1=-2, dim2=-1).add_(1)
-    out[ok] = _logdet_volumes(mats)
-    return out
-
-
 def class_volumes(feats: Tensor,
                   labels: Tensor,
                   num_classes: int,
@@ -192,16 +164,23 @@ def class_volumes(feats: Tensor,
     return out
 
 
+def _check_rtol(rtol: float) -> None:
+    if not 0 <= rtol < 1:
+        raise ValueError(f'rtol must lie in [0, 1), got {rtol}')
+
+
+def _masked_max(values: Tensor, mask: Tensor) -> Tensor:
+    """Largest entry of ``values`` where ``mask`` holds (``-inf`` if none)."""
+    return torch.where(mask, values, -math.inf).max()
+
+
 def usable(values: Tensor, rtol: float = USABLE_RTOL) -> Tensor:
     """Entries that are finite and above ``rtol`` times the largest finite
     entry: the classes with a usable volume or semantic scale."""
-    if not 0 <= rtol < 1:
-        raise ValueError(f'rtol must lie in [0, 1), got {rtol}')
+    _check_rtol(rtol)
     values = values.double()
     finite = torch.isfinite(values)
-    if not finite.any():
-        return finite
-    top = values[finite].max()
+    top = _masked_max(values, finite)
     return finite & (values > 0) & (values > rtol * top)
 
 
@@ -215,6 +194,16 @@ def centre_distance_sums(centres: Tensor, present: Tensor) -> Tensor:
     return out
 
 
+def normalised_volumes(volumes: Tensor,
+                       rtol: float = USABLE_RTOL) -> Tensor:
+    """``S'``: the volumes divided by the largest one (paper Sec. 3.4.1);
+    0 for classes without a usable volume (see :func:`usable`)."""
+    volumes = volumes.double()
+    valid = usable(volumes, rtol)
+    top = _masked_max(volumes, valid)
+    return torch.where(valid, volumes / top, 0.)
+
+
 def scales_from_volumes(volumes: Tensor,
                         distance_sums: Optional[Tensor] = None,
                         present: Optional[Tensor] = None,
@@ -223,28 +212,22 @@ def scales_from_volumes(volumes: Tensor,
                         rtol: float = USABLE_RTOL) -> Tensor:
     """Semantic scales ``S = S' * W`` (paper Sec. 3.4.1) from class volumes.
 
-    ``S'`` is the max-normalised volume. ``W = log2(alpha + W')`` where
-    ``W'`` is the max-normalised mean distance of a class centre to the
-    other present class centres (the ``1 / (C - 1)`` factor cancels in the
-    normalisation). Classes without a usable volume (not above ``rtol``
-    times the largest, see :func:`usable`) get ``S = 0``.
+    ``S'`` is the max-normalised volume (:func:`normalised_volumes`).
+    ``W = log2(alpha + W')`` where ``W'`` is the max-normalised mean distance
+    of a class centre to the other present class centres (the ``1 / (C - 1)``
+    factor cancels in the normalisation). Classes without a usable volume
+    get ``S = 0``.
     """
     if alpha < 1 or not math.isfinite(alpha):
         raise ValueError(f'alpha must be >= 1, got {alpha}')
-    volumes = volumes.double()
-    valid = usable(volumes, rtol)
-    scales = torch.zeros_like(volumes)
-    if not valid.any():
-        return scales
-    scales[valid] = volumes[valid] / volumes[valid].max()
+    scales = normalised_volumes(volumes, rtol)
     if not interclass:
         return scales
     if distance_sums is None or present is None:
         raise ValueError('interclass=True needs distance_sums and present')
-    w = torch.where(present, distance_sums.double(),
-                    torch.zeros_like(scales))
+    w = torch.where(present, distance_sums.double(), 0.)
     w_max = w.max()
-    w_norm = w / w_max if w_max > 0 else torch.zeros_like(w)
+    w_norm = torch.where(w_max > 0, w / w_max, 0.)
     return scales * torch.log2(alpha + w_norm)
 
 
@@ -254,7 +237,8 @@ def semantic_scales(feats: Tensor,
                     alpha: float = 2.0,
                     interclass: bool = True,
                     eps: float = 1.0) -> Tensor:
-    """Semantic scale ``S`` of every class (SPEC 2).
+    """Semantic scale ``S`` of every class (paper Sec. 3.2, Eq. 3, and
+    Sec. 3.4.1).
 
     Args:
         feats: ``(N, d)`` samples.
@@ -284,11 +268,17 @@ def semantic_scales(feats: Tensor,
                                present, alpha, True)
 
 
+def _check_max_ratio(max_ratio: Optional[float]) -> None:
+    if max_ratio is not None and not max_ratio >= 1:
+        raise ValueError(f'max_ratio must be >= 1, got {max_ratio}')
+
+
 def dsb_weights(scales: Tensor,
                 normalize: str = 'mean',
                 max_ratio: Optional[float] = None,
                 rtol: float = USABLE_RTOL) -> Tensor:
-    """Per-class DSB loss weights ``a_i ∝ 1 / S_i`` (SPEC 3).
+    """Per-class DSB loss weights ``a_i ∝ 1 / S_i`` (paper Sec. 4.1 and
+    App. F.1, Eq. 4).
 
     A class without a usable scale (finite and above ``rtol`` times the
     largest, see :func:`usable`) gets the largest weight among the classes
@@ -299,7 +289,7 @@ def dsb_weights(scales: Tensor,
         normalize: ``'mean'`` makes the weights average 1 (``sum = C``);
             ``'sum'`` makes them sum to 1 (the paper's form).
         max_ratio: optional cap on the ratio of the largest to the smallest
-            weight.
+            weight (see :func:`weights_capped`).
 
     Returns:
         ``(C,)`` float64 weights, always finite and positive.
@@ -307,17 +297,30 @@ def dsb_weights(scales: Tensor,
     if normalize not in ('mean', 'sum'):
         raise ValueError(
             f"normalize must be 'mean' or 'sum', got {normalize!r}")
-    if max_ratio is not None and not max_ratio >= 1:
-        raise ValueError(f'max_ratio must be >= 1, got {max_ratio}')
+    _check_max_ratio(max_ratio)
     scales = scales.double()
     valid = usable(scales, rtol)
-    if valid.any():
-        inv = torch.where(valid, 1.0 / torch.where(valid, scales, 1.0), 0.0)
-        weights = torch.where(valid, inv, inv.max())
-    else:
-        weights = torch.ones_like(scales)
+    inv = torch.where(valid, 1.0 / torch.where(valid, scales, 1.0), 0.0)
+    weights = torch.where(valid, inv, inv.max())
+    weights = torch.where(valid.any(), weights, 1.0)
     if max_ratio is not None:
-        weights = weights.clamp(max=float(weights.min()) * max_ratio)
+        weights = torch.minimum(weights, weights.min() * max_ratio)
     if normalize == 'mean':
         return weights * (weights.numel() / weights.sum())
     return weights / weights.sum()
+
+
+def weights_capped(scales: Tensor,
+                   max_ratio: Optional[float],
+                   rtol: float = USABLE_RTOL) -> Tensor:
+    """Whether ``max_ratio`` clips the :func:`dsb_weights` of ``scales``
+    (a bool scalar tensor): the largest usable scale exceeds ``max_ratio``
+    times the smallest."""
+    _check_max_ratio(max_ratio)
+    if max_ratio is None:
+        return torch.zeros((), dtype=torch.bool, device=scales.device)
+    scales = scales.double()
+    valid = usable(scales, rtol)
+    top = _masked_max(scales, valid)
+    low = torch.where(valid, scales, math.inf).min()
+    return valid.any() & (top > max_ratio * low)

@@ -4,13 +4,14 @@ On CUDA, ``observe()`` runs under ``torch.cuda.set_sync_debug_mode('error')``.
 Everywhere, the same steady-state step runs on the ``meta`` device, where
 every data-dependent host read (``.item()``, ``bool(tensor)``, ``.tolist()``,
 ``nonzero``, ``unique``, boolean indexing) raises: the CPU proxy of the same
-property. The sync-free weights are checked against the float64 reference
-functions that the CPU path uses.
+property. The masked scale and weight functions, the only ones on every device,
+are checked against a float64 numpy reference that indexes and branches.
 """
+import numpy as np
 import pytest
 import torch
 
-from mmdsb.engine.weighter import SemanticScaleWeighter, _scales, _weights
+from mmdsb.engine.weighter import SemanticScaleWeighter
 from mmdsb.semantic_scale import dsb_weights, scales_from_volumes
 
 # More classes than a step touches (2 x BATCH), so that the steady state
@@ -76,7 +77,40 @@ def test_steady_state_step_has_no_host_sync_on_cuda():
     assert counts['nonfinite_batches'] == 0
 
 
-def test_sync_free_weights_equal_the_reference():
+def _reference_scales(volumes, dist, present, alpha, interclass, rtol):
+    """Float64 numpy, with boolean indexing and branches (the host-read
+    form that the masked functions replace)."""
+    v = np.asarray(volumes, dtype=np.float64)
+    finite = np.isfinite(v)
+    valid = finite & (v > 0) & (v > rtol * v[finite].max())
+    scales = np.zeros_like(v)
+    scales[valid] = v[valid] / v[valid].max()
+    if not interclass:
+        return scales
+    w = np.where(present, dist, 0.0)
+    w = w / w.max() if w.max() > 0 else np.zeros_like(w)
+    return scales * np.log2(alpha + w)
+
+
+def _reference_weights(scales, normalize, max_ratio, rtol):
+    s = np.asarray(scales, dtype=np.float64)
+    finite = np.isfinite(s)
+    valid = finite & (s > 0) & (s > rtol * s[finite].max()) \
+        if finite.any() else finite
+    if valid.any():
+        weights = np.empty_like(s)
+        weights[valid] = 1.0 / s[valid]
+        weights[~valid] = weights[valid].max()
+    else:
+        weights = np.ones_like(s)
+    if max_ratio is not None:
+        weights = np.minimum(weights, weights.min() * max_ratio)
+    if normalize == 'mean':
+        return weights * len(weights) / weights.sum()
+    return weights / weights.sum()
+
+
+def test_masked_scales_and_weights_equal_the_reference():
     gen = torch.Generator().manual_seed(3)
     volumes = torch.rand(C, generator=gen, dtype=torch.float64) * 50
     volumes[:3] = torch.tensor([0.0, 1e-12, -1e-10], dtype=torch.float64)
@@ -84,14 +118,16 @@ def test_sync_free_weights_equal_the_reference():
     present = torch.ones(C, dtype=torch.bool)
     present[1] = False
     for interclass in (True, False):
-        got = _scales(volumes, dist, present, 2.0, interclass, 1e-6)
-        ref = scales_from_volumes(volumes, dist, present, 2.0, interclass)
-        assert torch.equal(got, ref)
+        got = scales_from_volumes(volumes, dist, present, 2.0, interclass)
+        ref = _reference_scales(volumes.numpy(), dist.numpy(),
+                                present.numpy(), 2.0, interclass, 1e-6)
+        np.testing.assert_allclose(got.numpy(), ref, rtol=1e-14, atol=0)
         for norm, ratio in (('mean', None), ('sum', 5.0)):
-            assert torch.allclose(
-                _weights(got, norm, ratio, 1e-6),
-                dsb_weights(ref, norm, ratio), rtol=1e-14, atol=0)
+            np.testing.assert_allclose(
+                dsb_weights(got, norm, ratio).numpy(),
+                _reference_weights(ref, norm, ratio, 1e-6),
+                rtol=1e-14, atol=0)
     # No usable class at all: every weight is 1.
     none = torch.zeros(C, dtype=torch.float64)
-    assert torch.equal(_weights(none, 'mean', None, 1e-6),
-                       dsb_weights(none, 'mean'))
+    assert torch.equal(dsb_weights(none, 'mean'),
+                       torch.ones(C, dtype=torch.float64))

@@ -42,9 +42,10 @@ class DumpBank(Hook):
         bank, self.pushed = head.dsb_weighter.bank, []
         push = bank.push
 
-        def counted_push(feats, labels, *args, **kwargs):
-            self.pushed[-1] += int((labels >= 0).sum())
-            return push(feats, labels, *args, **kwargs)
+        def counted_push(feats, labels, evict=0, valid=None):
+            entering = labels >= 0 if valid is None else valid
+            self.pushed[-1] += int(entering.sum())
+            return push(feats, labels, evict, valid)
 
         bank.push = counted_push
 
@@ -56,7 +57,7 @@ class DumpBank(Hook):
                  if isinstance(m, DSBConsumer)]
         feats, labels = head.dsb_weighter.bank.ordered()
         torch.save(dict(feats=feats, labels=labels,
-                        stage=head.dsb_weighter.stage,
+                        stage=int(head.dsb_weighter.stage),
                         fc_cls=head.fc_cls.weight.detach(),
                         pushed=torch.tensor(self.pushed)),
                    {out!r} + f'/rank{{get_rank()}}.pt')

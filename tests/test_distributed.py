@@ -33,7 +33,7 @@ class DumpDSBState(Hook):
         weighter = runner.model.module.head.dsb_weighter
         feats, labels = weighter.bank.ordered()
         torch.save(
-            dict(feats=feats, labels=labels, stage=weighter.stage,
+            dict(feats=feats, labels=labels, stage=int(weighter.stage),
                  weights=weighter.class_weights(),
                  fc=runner.model.module.head.fc.weight.detach()),
             f'{self.out_dir}/rank{get_rank()}.pt')

@@ -3,6 +3,7 @@ import numpy as np
 import pytest
 import torch
 
+from mmdsb.engine.channel_pooling import pool_channels
 from mmdsb.engine.weighter import SemanticScaleWeighter
 from mmdsb import feature_bank
 from mmdsb.feature_bank import FeatureBank
@@ -227,16 +228,15 @@ def test_fallback_keeps_the_eigenvalues_above_one():
     assert float(volumes[1]) == 0
 
 
-def test_reduce_averages_equal_groups_of_channels():
+def test_pooling_averages_equal_groups_of_channels():
     # 2048 channels to 64: channel i of the bank is the mean of channels
     # 32 i .. 32 i + 31 (paper App. F.2), by float64 numpy. 8 channels to
     # 3 take the adaptive bins [0, 3), [2, 6), [5, 8): means 1, 2, 3.
     gen = torch.Generator().manual_seed(0)
     feats = torch.randn(5, 2048, 1, 1, generator=gen)
     ref = feats.double().numpy().reshape(5, 64, 32).mean(-1)
-    reduced = SemanticScaleWeighter(bank_dim=64).reduce(feats)
+    reduced = pool_channels(feats, 64)
     assert reduced.shape == (5, 64)
     assert np.abs(reduced.double().numpy() - ref).max() <= 1e-6
-    odd = SemanticScaleWeighter(bank_dim=3).reduce(
-        torch.tensor([[1., 1., 1., 2., 2., 3., 3., 3.]]))
+    odd = pool_channels(torch.tensor([[1., 1., 1., 2., 2., 3., 3., 3.]]), 3)
     assert odd.tolist() == [[1., 2., 3.]]

@@ -1,4 +1,6 @@
-from .class_counts_hook import ClassCountsHook, dataset_class_counts
+from .class_counts_hook import (ClassCountsConsumer, ClassCountsHook,
+                                ClassifierHead, EpochAware,
+                                dataset_class_counts)
 from .consumer import DSBConsumer
 from .dsb_hook import DSBHook
 from .invalid_loss_hook import InvalidLossHook
@@ -6,5 +8,6 @@ from .weighter import SemanticScaleWeighter
 
 __all__ = [
     'DSBConsumer', 'DSBHook', 'SemanticScaleWeighter', 'ClassCountsHook',
+    'ClassCountsConsumer', 'ClassifierHead', 'EpochAware',
     'dataset_class_counts', 'InvalidLossHook'
 ]

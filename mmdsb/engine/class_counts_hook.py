@@ -1,6 +1,14 @@
 """Hands the training set's class counts and the training progress to the
-count-based and epoch-dependent losses and heads."""
+count-based and epoch-dependent losses and heads.
+
+Framework-neutral (no mmpretrain or mmdet import): a module takes part by
+inheriting :class:`ClassCountsConsumer` (class counts) or
+:class:`EpochAware` (training progress); a framework adapter registers its
+classification-head base class as a :class:`ClassifierHead`, whose
+``num_classes`` the hook checks against the counts.
+"""
 import math
+from abc import ABC
 from typing import List, Optional
 
 import numpy as np
@@ -8,11 +16,85 @@ from mmengine.hooks import Hook
 from mmengine.model import is_model_wrapper
 from mmengine.registry import HOOKS
 from mmengine.runner import IterBasedTrainLoop
-from mmpretrain.models.heads import ClsHead
+from torch import Tensor
 
-from ..models.losses.class_counts import check_class_counts
+from ..guards import CountsLike, check_class_counts
 
-__all__ = ['ClassCountsHook', 'dataset_class_counts']
+__all__ = [
+    'ClassCountsHook', 'ClassCountsConsumer', 'ClassifierHead', 'EpochAware',
+    'dataset_class_counts'
+]
+
+
+class ClassCountsConsumer:
+    """Mixin for modules that use the per-class training counts.
+
+    :class:`ClassCountsHook` calls :meth:`set_class_counts` with the counts
+    of the training dataset before training; a config never types them.
+    The counts are kept, checked, as a float64 tensor in ``class_counts``;
+    a module with an ``int`` attribute ``num_classes`` must get that many.
+    """
+
+    class_counts: Optional[Tensor] = None
+
+    def set_class_counts(self, counts: CountsLike) -> None:
+        self.class_counts = check_class_counts(
+            counts, getattr(self, 'num_classes', None),
+            owner=type(self).__name__)
+
+    def require_class_counts(self,
+                             num_classes: Optional[int] = None) -> Tensor:
+        """The counts, checked against the ``num_classes`` of the scores
+        when given; a clear error where nothing has set them."""
+        name = type(self).__name__
+        if self.class_counts is None:
+            raise RuntimeError(
+                f'{name} has no class counts: add '
+                "dict(type='ClassCountsHook') to default_hooks (it reads "
+                'them from the training dataset) or call set_class_counts')
+        if num_classes is not None and \
+                self.class_counts.numel() != num_classes:
+            raise ValueError(
+                f'{name}: got {self.class_counts.numel()} class counts but '
+                f'the scores have {num_classes} classes')
+        return self.class_counts
+
+
+class EpochAware:
+    """Mixin for modules that depend on the training progress.
+
+    :class:`ClassCountsHook` calls :meth:`set_epoch` before each epoch.
+    ``epoch`` is the number of finished epochs (0 during the first one,
+    mmengine's ``runner.epoch``); ``max_epochs`` the length of training.
+    """
+
+    epoch: Optional[int] = None
+    max_epochs: Optional[int] = None
+
+    def set_epoch(self, epoch: int, max_epochs: int) -> None:
+        if epoch < 0 or max_epochs < 1:
+            raise ValueError(f'invalid training progress: epoch {epoch} of '
+                             f'{max_epochs}')
+        self.epoch, self.max_epochs = int(epoch), int(max_epochs)
+
+    def require_epoch(self) -> int:
+        if self.epoch is None:
+            raise RuntimeError(
+                f'{type(self).__name__} depends on the epoch: add '
+                "dict(type='ClassCountsHook') to default_hooks or call "
+                'set_epoch(epoch, max_epochs)')
+        return self.epoch
+
+
+class ClassifierHead(ABC):
+    """Classification heads, whose ``num_classes`` (when an ``int``) must
+    equal the number of training class counts.
+
+    A framework adapter registers its head base class, e.g.
+    ``ClassifierHead.register(ClsHead)`` (mmdsb.models does so for
+    mmpretrain), so that every head derived from it is checked, whether or
+    not it uses the counts itself.
+    """
 
 
 def dataset_class_counts(dataset, num_classes: Optional[int] = None
@@ -72,10 +154,9 @@ class ClassCountsHook(Hook):
 
     def before_train(self, runner) -> None:
         modules = self._modules(runner)
-        takers = [m for m in modules if callable(
-            getattr(m, 'set_class_counts', None))]
+        takers = [m for m in modules if isinstance(m, ClassCountsConsumer)]
         heads = {type(m).__name__: m.num_classes for m in modules
-                 if isinstance(m, ClsHead)
+                 if isinstance(m, ClassifierHead)
                  and isinstance(getattr(m, 'num_classes', None), int)}
         dataset = runner.train_dataloader.dataset
         counts = dataset_class_counts(
@@ -102,7 +183,7 @@ class ClassCountsHook(Hook):
             return
         self._last_epoch = epoch
         for m in self._modules(runner):
-            if callable(getattr(m, 'set_epoch', None)):
+            if isinstance(m, EpochAware):
                 m.set_epoch(epoch, max_epochs)
 
     def before_train_epoch(self, runner) -> None:

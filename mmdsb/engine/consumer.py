@@ -36,3 +36,17 @@ class DSBConsumer:
         the number of distinct samples (e.g. one entry per object instance
         in detection); ``None`` keeps the hook's default."""
         return None
+
+    def dsb_checked_weighter(self, num_classes: int):
+        """The weighter DSBHook attached, checked against the consumer's
+        ``num_classes``; a clear error where the hook is missing."""
+        name = type(self).__name__
+        if self.dsb_weighter is None:
+            raise RuntimeError(
+                f'{name} needs the DSB feature bank: add '
+                "dict(type='DSBHook') to custom_hooks of the config")
+        if self.dsb_weighter.num_classes != num_classes:
+            raise ValueError(
+                f'{name} has num_classes={num_classes} but its DSB '
+                f'feature bank has {self.dsb_weighter.num_classes}')
+        return self.dsb_weighter

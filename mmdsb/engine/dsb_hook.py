@@ -1,20 +1,17 @@
 """The dynamic re-weighting training framework (paper Sec. 4.2, App. F.2)."""
-import json
-import math
-import os.path as osp
-from typing import Dict, List, Optional, Union
+from typing import Dict, Optional, Union
 
 import torch
-from mmengine.dist import is_main_process
 from mmengine.hooks import Hook
-from mmengine.model import is_model_wrapper
 from mmengine.registry import HOOKS, TASK_UTILS
 from mmengine.runner import IterBasedTrainLoop
 
-from ..dataset_checks import describe_dataset
-from .consumer import DSBConsumer
-from .epoch_padding import (batch_size_of, index_sampler, pads_epochs,
-                            padding_masks)
+from ..guards import positive_int
+from .dsb_banks import (bank_capacity, consumer_num_classes, distinct_samples,
+                        find_consumers, restore_banks)
+from .dsb_reporter import DSBReporter, scale_table
+from .epoch_padding import LoaderEpochs
+from .stages import DSBStage
 from .weighter import SemanticScaleWeighter
 
 __all__ = ['DSBHook']
@@ -96,10 +93,10 @@ class DSBHook(Hook):
                             ('warmup_iters', warmup_iters),
                             ('num_classes', num_classes),
                             ('capacity', capacity),
-                            ('refresh_interval', refresh_interval)):
-            if value is not None and (int(value) != value or value < 1):
-                raise ValueError(
-                    f'{name} must be an integer >= 1, got {value}')
+                            ('refresh_interval', refresh_interval),
+                            ('num_weakest', num_weakest)):
+            if value is not None:
+                positive_int(value, name, 'DSBHook')
         if isinstance(weighter, dict):
             weighter = TASK_UTILS.build(weighter)
         if not isinstance(weighter, SemanticScaleWeighter):
@@ -112,86 +109,21 @@ class DSBHook(Hook):
         self.reweight = reweight
         self.num_classes, self.capacity = num_classes, capacity
         self.refresh_interval = refresh_interval
-        self.num_weakest = num_weakest
+        self.reporter = DSBReporter(num_weakest)
         self._checkpoint: Optional[dict] = None
-        self._stages: Dict[str, int] = {}
-        self._last_tables: Dict[str, dict] = {}
+        self._stages: Dict[str, DSBStage] = {}
 
     # ----------------------------------------------------------- set up
-    @staticmethod
-    def _consumers(runner) -> Dict[str, DSBConsumer]:
-        """The DSB consumers of the model by module name."""
-        model = runner.model
-        if is_model_wrapper(model):
-            model = model.module
-        return {
-            name or type(m).__name__: m
-            for name, m in model.named_modules() if isinstance(m, DSBConsumer)
-        }
-
-    @classmethod
-    def _dsb_heads(cls, runner) -> List[DSBConsumer]:
-        return list(cls._consumers(runner).values())
-
-    @staticmethod
-    def _distinct_samples(runner) -> int:
-        """Distinct samples in one epoch: the training set's length."""
-        dataset = runner.train_dataloader.dataset
-        n = len(dataset)
-        if n == 0:
-            raise ValueError(
-                f'the training set ({describe_dataset(dataset)}) is empty: '
-                'check data_root, ann_file, filter_cfg and indices of '
-                'train_dataloader.dataset; DSB needs at least one sample')
-        return n
-
-    def _bank_capacity(self,
-                       runner,
-                       consumer: Optional[DSBConsumer] = None) -> int:
-        """Configured capacity, else what the consumer (by default: the
-        first that answers) says one epoch gives, else the distinct
-        samples of one epoch."""
-        if self.capacity is not None:
-            return int(self.capacity)
-        dataset = runner.train_dataloader.dataset
-        heads = [consumer] if consumer is not None else self._dsb_heads(
-            runner)
-        for head in heads:
-            per_epoch = head.dsb_samples_per_epoch(dataset)
-            if per_epoch is not None:
-                if int(per_epoch) < 1:
-                    raise ValueError(
-                        f'{type(head).__name__} finds {per_epoch} bank '
-                        'entries in one epoch of the training set; DSB '
-                        'needs at least one (or set capacity in DSBHook)')
-                return int(per_epoch)
-        return self._distinct_samples(runner)
-
     def before_train(self, runner) -> None:
-        consumers = self._consumers(runner)
-        if not consumers:
-            raise RuntimeError(
-                'DSBHook found no DSB head in the model: use a DSB head, '
-                "e.g. head=dict(type='DSBLinearClsHead', ...)")
-        n_distinct = self._distinct_samples(runner)
+        consumers = find_consumers(runner.model)
+        dataset = runner.train_dataloader.dataset
+        n_distinct = distinct_samples(dataset)
         self.weighters = {}
         for i, (name, head) in enumerate(consumers.items()):
-            num_classes = head.dsb_num_classes()
-            if num_classes is None:
-                num_classes = self.num_classes
-            elif (self.num_classes is not None
-                  and num_classes != self.num_classes):
-                raise ValueError(
-                    f'DSBHook has num_classes={self.num_classes} but '
-                    f'{type(head).__name__} ({name}) has '
-                    f'num_classes={num_classes}')
-            if num_classes is None:
-                raise ValueError(
-                    f'{type(head).__name__} ({name}) has no num_classes '
-                    'attribute: set num_classes in DSBHook')
             weighter = self.weighter if i == 0 else \
                 self.weighter.fresh_copy()
-            capacity = self._bank_capacity(runner, head)
+            num_classes = consumer_num_classes(name, head, self.num_classes)
+            capacity = self.capacity or bank_capacity(head, dataset)
             device = next(iter(head.parameters()), torch.empty(0)).device
             weighter.init_bank(capacity, num_classes, device)
             head.dsb_weighter = weighter
@@ -200,31 +132,23 @@ class DSBHook(Hook):
                 f'DSB [{name}]: bank of {capacity} samples x '
                 f'{weighter.bank_dim} dims for {num_classes} classes on '
                 f'{device}, {weighter.bank.nbytes() / 2**20:.3g} MiB')
-        if self._checkpoint is not None:
-            self._restore(runner)
+        # Only a resumed run continues with the saved pools; one that only
+        # loads weights (load_from without resume: fine-tuning) starts new
+        # ones. Its loop starts at iteration 0, not at the checkpoint's.
+        checkpoint, self._checkpoint = self._checkpoint, None
+        if checkpoint is not None and checkpoint['iter'] == runner.iter:
+            restore_banks(self.weighters, checkpoint, runner.logger)
 
-        loader = runner.train_dataloader
         self.by_epoch = not isinstance(runner.train_loop, IterBasedTrainLoop)
-        self._world, self._rank = runner.world_size, runner.rank
-        self._n_distinct = n_distinct
-        sampler = index_sampler(loader)
-        self._pads = (pads_epochs(sampler)
-                      and len(sampler) * self._world > n_distinct)
-        self._masks, self._masks_pass = None, None
-        self._loader_len = len(loader)
-        batch_size = batch_size_of(loader)
-        if batch_size is None:
-            # A batch sampler that does not say its batch size: one epoch
-            # is the batches it yields on this rank.
-            self.iters_per_epoch = self._loader_len
-            sampler_name = type(loader.batch_sampler).__name__
+        self.epochs = LoaderEpochs(runner.train_dataloader, n_distinct,
+                                   runner.world_size, runner.rank)
+        self.iters_per_epoch = self.epochs.iters_per_epoch
+        if not self.epochs.batch_size_known:
             runner.logger.info(
-                f'DSB: the batch size is unknown ({sampler_name}); one '
-                f'epoch is the {self._loader_len} batches of the training '
-                'loader')
-        else:
-            self.iters_per_epoch = math.ceil(n_distinct /
-                                             (batch_size * self._world))
+                'DSB: the batch size is unknown '
+                f'({type(runner.train_dataloader.batch_sampler).__name__});'
+                f' one epoch is the {self.iters_per_epoch} batches of the '
+                'training loader')
         self._warmup_iters = self.warmup_iters or (
             self.warmup_epochs * self.iters_per_epoch)
         self._refresh_every = self.refresh_interval or self.iters_per_epoch
@@ -236,60 +160,17 @@ class DSBHook(Hook):
             ('' if self.reweight else
              ' is off (scales are only measured)'))
 
-    def _restore(self, runner) -> None:
-        """Load the checkpoint's pools; a consumer without one refills."""
-        checkpoint, self._checkpoint = self._checkpoint, None
-        banks = checkpoint.get('dsb_banks')
-        if banks is None and 'dsb_bank' in checkpoint:
-            if len(self.weighters) == 1:
-                banks = {next(iter(self.weighters)): checkpoint['dsb_bank']}
-            else:
-                runner.logger.warning(
-                    "DSB: the checkpoint holds one feature bank ('dsb_bank') "
-                    f'but the model has {len(self.weighters)} DSB consumers; '
-                    'which one it belongs to is unknown')
-        for name, weighter in self.weighters.items():
-            state = (banks or {}).get(name)
-            if state is None:
-                runner.logger.warning(
-                    f'DSB [{name}]: the checkpoint has no feature bank '
-                    '(saved by a run without DSB, or before DSB was added); '
-                    'the bank fills again (stage 1) before re-weighting')
-                continue
-            weighter.load_state_dict(state)
-            runner.logger.info(
-                f'DSB [{name}]: restored {len(weighter.bank)} samples of '
-                'the feature bank from the checkpoint')
-
     # ----------------------------------------------------------- stages
-    def _stage_of(self, runner, weighter: SemanticScaleWeighter) -> int:
+    def _stage_of(self, runner,
+                  weighter: SemanticScaleWeighter) -> DSBStage:
         if not weighter.bank.is_full:
-            return 1
+            return DSBStage.FILL
         if self.by_epoch:
             warm = runner.epoch + 1 > self.warmup_epochs
         else:
             warm = runner.iter >= self._warmup_iters
-        return 3 if warm and self.reweight else 2
-
-    def _kept_rows(self, runner, batch_idx: int) -> Optional[List[bool]]:
-        """Which rows of this rank's batch are not the sampler's padding
-        (``None``: all of them)."""
-        if not self._pads:
-            return None
-        if self.by_epoch:
-            pass_idx, step = runner.epoch, batch_idx
-        else:
-            pass_idx, step = divmod(runner.iter, self._loader_len)
-        if pass_idx != self._masks_pass:
-            # The loader's pass has begun, so its sampler has this pass's
-            # epoch.
-            self._masks = padding_masks(runner.train_dataloader,
-                                        self._n_distinct, self._world,
-                                        self._rank)
-            self._masks_pass = pass_idx
-        if self._masks is None or step >= len(self._masks):
-            return None
-        return self._masks[step]
+        return DSBStage.REWEIGHT if warm and self.reweight else \
+            DSBStage.SLIDE
 
     def before_train_epoch(self, runner) -> None:
         if self.by_epoch:
@@ -303,7 +184,11 @@ class DSBHook(Hook):
                           data_batch: DATA_BATCH = None) -> None:
         refresh = (not self.by_epoch and runner.iter > 0
                    and runner.iter % self._refresh_every == 0)
-        kept = self._kept_rows(runner, batch_idx)
+        if self.by_epoch:
+            kept = self.epochs.kept_rows(runner.epoch, batch_idx)
+        else:
+            kept = self.epochs.kept_rows(
+                *divmod(runner.iter, self.epochs.loader_len))
         for name, weighter in self.weighters.items():
             if refresh:
                 weighter.bank.refresh()
@@ -314,23 +199,19 @@ class DSBHook(Hook):
                 self._stages[name] = stage
             weighter.stage = stage
 
-    def _log_stage(self, runner, name: str, weighter, stage: int) -> None:
+    def _log_stage(self, runner, name: str, weighter: SemanticScaleWeighter,
+                   stage: DSBStage) -> None:
         where = (f'epoch {runner.epoch + 1}, ' if self.by_epoch else
                  '') + f'iteration {runner.iter + 1}'
-        bank = weighter.bank
-        what = {
-            1: f'the bank fills ({len(bank)} of {bank.capacity} samples)',
-            2: f'the bank is full ({bank.capacity} samples); each batch '
-            'replaces as many of the oldest',
-            3: 'the bank is full; its semantic scales re-weight the loss',
-        }[stage]
+        what = stage.describe(len(weighter.bank), weighter.bank.capacity)
         runner.logger.info(
-            f'DSB [{name}]: stage {stage} starts at {where}: {what}')
+            f'DSB [{name}]: stage {int(stage)} starts at {where}: {what}')
 
-    # ---------------------------------------------------------- logging
+    # ---------------------------------------------------------- reports
     def after_train_epoch(self, runner) -> None:
         if self.by_epoch:
-            self._log_summary(runner, step=runner.epoch)
+            self.reporter.summary(runner, self.weighters, runner.epoch,
+                                  f'epoch {runner.epoch + 1}')
 
     def after_train_iter(self,
                          runner,
@@ -338,110 +219,16 @@ class DSBHook(Hook):
                          data_batch: DATA_BATCH = None,
                          outputs: Optional[dict] = None) -> None:
         if not self.by_epoch and (runner.iter + 1) % self.iters_per_epoch == 0:
-            self._log_summary(runner, step=runner.iter + 1)
+            self.reporter.summary(runner, self.weighters, runner.iter + 1,
+                                  f'iteration {runner.iter + 1}')
+
+    def after_train(self, runner) -> None:
+        self.reporter.final(runner, single=len(self.weighters) == 1)
 
     def scale_table(self, name: Optional[str] = None) -> Dict[str, list]:
         """Per class of one consumer (default: the first): samples in the
         bank, volume, S', S and DSB weight."""
-        weighter = self.weighters[name] if name else self.weighter
-        volumes = weighter.bank.volumes()
-        valid = weighter.usable_volumes()
-        norm = torch.where(valid, volumes / volumes[valid].max(),
-                           0.) if valid.any() else torch.zeros_like(volumes)
-        scales = weighter.semantic_scales()
-        weights = weighter.class_weights(scales, record=False)
-        return dict(
-            count=weighter.bank.counts.long().tolist(),
-            volume=volumes.tolist(),
-            scale_prime=norm.tolist(),
-            scale=scales.tolist(),
-            weight=weights.tolist())
-
-    @staticmethod
-    def _class_names(runner, num_classes: int) -> List[str]:
-        """The dataset's class names, numbered where it names fewer
-        classes than the head has."""
-        names = list(runner.train_dataloader.dataset.metainfo.get('classes')
-                     or [])[:num_classes]
-        return names + [str(i) for i in range(len(names), num_classes)]
-
-    def _log_summary(self, runner, step: int) -> None:
-        for name, weighter in self.weighters.items():
-            self._log_warning_counts(runner, name, weighter)
-            if len(weighter.bank):
-                self._log_scales(runner, name, weighter, step)
-
-    def _log_warning_counts(self, runner, name: str, weighter) -> None:
-        counts = weighter.pop_warning_counts()
-        parts = []
-        if counts['nonfinite_batches']:
-            parts.append(
-                f"{counts['nonfinite_batches']} batches had "
-                f"{counts['nonfinite_features']} NaN or inf features, "
-                'kept out of the bank')
-        if counts['fallback_weights']:
-            parts.append(
-                f"{counts['fallback_weights']} re-weighted iterations had "
-                'classes without a usable semantic scale (given the '
-                'largest weight)')
-        if counts['capped_weights']:
-            parts.append(
-                f"{counts['capped_weights']} re-weighted iterations had "
-                'weights capped at max_weight_ratio='
-                f'{weighter.max_weight_ratio:g} times the smallest')
-        if parts:
-            # The place makes each summary distinct: mmengine's logger drops
-            # a warning that repeats an earlier one word for word.
-            where = (f'epoch {runner.epoch + 1}'
-                     if self.by_epoch else f'iteration {runner.iter + 1}')
-            runner.logger.warning(f'DSB [{name}] since the last summary: ' +
-                                  '; '.join(parts) + f' (until {where})')
-
-    def _log_scales(self, runner, name: str, weighter, step: int) -> None:
-        table = self.scale_table(name)
-        scales = torch.tensor(table['scale'])
-        weights = torch.tensor(table['weight'])
-        weakest = torch.argsort(scales)[:self.num_weakest].tolist()
-        names = self._class_names(runner, len(scales))
-        runner.logger.info(
-            'DSB [{}] semantic scale S: min {:.4f} median {:.4f} max {:.4f}; '
-            'weight: min {:.4f} median {:.4f} max {:.4f}; weakest: {}'.format(
-                name, scales.min(), scales.median(), scales.max(),
-                weights.min(), weights.median(), weights.max(),
-                ', '.join(f'{names[c]} (S={scales[c]:.4f})'
-                          for c in weakest)))
-        prefix = 'dsb' if len(self.weighters) == 1 else f'dsb/{name}'
-        runner.visualizer.add_scalars(
-            {
-                f'{prefix}/scale_min': float(scales.min()),
-                f'{prefix}/scale_median': float(scales.median()),
-                f'{prefix}/scale_max': float(scales.max()),
-                f'{prefix}/weight_min': float(weights.min()),
-                f'{prefix}/weight_median': float(weights.median()),
-                f'{prefix}/weight_max': float(weights.max()),
-            },
-            step=step)
-        self._last_tables[name] = dict(table, classes=names)
-
-    def after_train(self, runner) -> None:
-        for name, table in self._last_tables.items():
-            file = ('dsb_semantic_scales.json' if len(self.weighters) == 1
-                    else f'dsb_semantic_scales_{name}.json')
-            if is_main_process():
-                with open(osp.join(runner.log_dir, file), 'w') as f:
-                    json.dump(table, f, indent=1)
-            rows = [
-                f'{cls:>12} {n:>7} {sp:>8.4f} {s:>8.4f} {w:>8.4f}'
-                for cls, n, sp, s, w in zip(
-                    table['classes'], table['count'], table['scale_prime'],
-                    table['scale'], table['weight'])
-            ]
-            shown = rows if len(rows) <= 50 else rows[:50] + ['...']
-            runner.logger.info(
-                f'DSB [{name}] per-class semantic scales (full table in '
-                f'{file}):\n'
-                f"{'class':>12} {'in bank':>7} {'S_prime':>8} {'S':>8} "
-                f"{'weight':>8}\n" + '\n'.join(shown))
+        return scale_table(self.weighters[name] if name else self.weighter)
 
     # ------------------------------------------------------- checkpoint
     def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
@@ -456,13 +243,11 @@ class DSBHook(Hook):
             }
 
     def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
-        # Only a resumed run continues with the saved pools; ``load_from``
-        # alone (fine-tuning) starts new ones.
-        if not runner._resume:
-            return
-        self._checkpoint = {
-            key: checkpoint[key]
-            for key in ('dsb_bank', 'dsb_banks') if key in checkpoint
-        }
-        if self.weighters:
-            self._restore(runner)
+        # Kept until before_train, where the banks exist and a resumed run
+        # can be told from fine-tuning.
+        self._checkpoint = dict(
+            iter=checkpoint.get('meta', {}).get('iter'),
+            **{
+                key: checkpoint[key]
+                for key in ('dsb_bank', 'dsb_banks') if key in checkpoint
+            })

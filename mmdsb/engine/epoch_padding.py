@@ -10,13 +10,15 @@ order: the padded rows are found by dataset index instead, by iterating the
 same sampler and batch sampler as the loader does.
 """
 import copy
+import math
 from collections import Counter
 from typing import List, Optional
 
 from mmengine.dataset import DefaultSampler
 
 __all__ = [
-    'batch_size_of', 'index_sampler', 'pads_epochs', 'padding_masks'
+    'batch_size_of', 'index_sampler', 'pads_epochs', 'padding_masks',
+    'LoaderEpochs'
 ]
 
 
@@ -92,3 +94,44 @@ def padding_masks(loader, num_distinct: int, world: int,
             keep.append(seen[idx] <= total[idx] - padded[idx])
         masks.append(None if all(keep) else keep)
     return masks
+
+
+class LoaderEpochs:
+    """The epochs of a rank's training loader: their length in iterations
+    and, per batch, which rows are padding.
+
+    Args:
+        loader: the training loader.
+        num_distinct: distinct samples in one epoch (``len(dataset)``).
+        world, rank: the processes.
+    """
+
+    def __init__(self, loader, num_distinct: int, world: int, rank: int):
+        self.loader, self.num_distinct = loader, num_distinct
+        self.world, self.rank = world, rank
+        sampler = index_sampler(loader)
+        self.pads = pads_epochs(sampler) and \
+            len(sampler) * world > num_distinct
+        self.loader_len = len(loader)
+        batch_size = batch_size_of(loader)
+        # Without a batch size (a batch sampler that does not say it), one
+        # epoch is the batches the loader yields on this rank.
+        self.batch_size_known = batch_size is not None
+        self.iters_per_epoch = self.loader_len if batch_size is None else \
+            math.ceil(num_distinct / (batch_size * world))
+        self._masks, self._pass = None, None
+
+    def kept_rows(self, pass_idx: int,
+                  step: int) -> Optional[List[bool]]:
+        """Which rows of batch ``step`` of the loader's pass ``pass_idx``
+        are not padding (``None``: all of them). Call it once the pass has
+        begun, so that the sampler has this pass's epoch."""
+        if not self.pads:
+            return None
+        if pass_idx != self._pass:
+            self._masks = padding_masks(self.loader, self.num_distinct,
+                                        self.world, self.rank)
+            self._pass = pass_idx
+        if self._masks is None or step >= len(self._masks):
+            return None
+        return self._masks[step]
