@@ -79,4 +79,3 @@ def test_load_from_a_1x_checkpoint_without_resume(tmp_path):
     old = torch.load(CKPT, weights_only=False)['state_dict']
     # Strict loading: every key of the old head is a key of today's model.
     assert set(old) == set(runner.model.state_dict())
-

@@ -1,15 +1,20 @@
-"""Every command of the README's ```shell blocks runs as written, or is
-listed in NOT_RUN with the reason it cannot run here.
+"""Every command of the ```shell blocks of README.md and of the pages
+under docs/ runs as written, or is listed in NOT_RUN with the reason it
+cannot run here.
 
-The commands run in README order in a scratch folder that mirrors the
+The commands run in page order (README.md first, then docs/*.md by name),
+each command once, in a scratch folder that mirrors the
 repository (``tools``, ``mmdsb`` and each ``configs`` entry linked, so the
 commands' ``work_dirs/`` land there), with this checkout's mmdsb. The only
 changes are visible below: SHORTER appends options that cut the training to
 one or two epochs (and fewer images), and CHECKPOINTS renames
-the checkpoints the README names after the full schedules. A ```python
+the checkpoints the README names after the full schedules. The quick
+start's classification demo runs in full (under a minute of training), and
+the accuracy table it prints must be the one the README shows. A ```python
 block whose first line is a comment naming a ``.py`` file (the "Adding DSB"
 config) is written to that path first, as a reader would save it.
 """
+import glob
 import importlib.util
 import os
 import os.path as osp
@@ -24,6 +29,9 @@ import pytest
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 README = osp.join(REPO, 'README.md')
+# The pages whose commands run, in this order: the README's quick start
+# writes the demo checkpoints that the docs' analysis commands read.
+PAGES = [README] + sorted(glob.glob(osp.join(REPO, 'docs', '*.md')))
 
 # Commands that cannot run here, with the reason (exact text after joining
 # continued lines and dropping comments).
@@ -80,6 +88,10 @@ NOT_RUN = {
     'test_benchmark_bank.py runs the step at a small scale)',
     'python -m pytest tests/test_dml_datasets.py -q':
     'a part of the test suite',
+    'python tools/analysis_tools/benchmark_retrieval_memory.py --n 24000':
+    'a memory measurement for an idle machine (the full similarity matrix '
+    'at N = 8000 takes 1.5 GB; tests/test_retrieval_metric.py measures the '
+    'blocked search at N = 24000)',
     'python tools/train.py configs/gcl/gcl_resnet32_cifar10-lt-r100_stage1.py':
     'needs the CIFAR-10 python archive under data/cifar10',
     'python tools/train.py configs/gcl/gcl_resnet32_cifar10-lt-r100_stage2.py':
@@ -88,7 +100,6 @@ NOT_RUN = {
 
 # Options appended to the commands that train (program, options).
 SHORTER = (
-    ('python tools/demo.py', '--epochs 2'),
     ('python tools/demo_det.py', '--epochs 1 --num-train 16 --num-val 8'),
     ('python tools/train.py', '--cfg-options train_cfg.max_epochs=1'),
     ('bash tools/dist_train.sh', '--cfg-options train_cfg.max_epochs=1'),
@@ -97,10 +108,13 @@ SHORTER = (
      '--cfg-options train_dataloader.dataset.indices=64 '
      'val_dataloader.dataset.indices=100'),
 )
-# The last checkpoints of those shortened runs.
+# The last checkpoints of those shortened runs (the quick start's
+# classification demo runs in full: its epoch_40.pth stays).
 CHECKPOINTS = (
-    ('work_dirs/demo/ce/epoch_40.pth', 'work_dirs/demo/ce/epoch_2.pth'),
-    ('epoch_40.pth', 'epoch_1.pth'),  # runs of tools/train.py
+    ('work_dirs/dsb_lenet5_digits-lt/epoch_40.pth',
+     'work_dirs/dsb_lenet5_digits-lt/epoch_1.pth'),  # tools/train.py
+    ('work_dirs/dsb_lenet5_digits-lt_2x16/epoch_40.pth',
+     'work_dirs/dsb_lenet5_digits-lt_2x16/epoch_1.pth'),  # dist_train.sh
     ('work_dirs/demo_det/ce/epoch_24.pth',
      'work_dirs/demo_det/ce/epoch_1.pth'),
 )
@@ -109,9 +123,13 @@ CHECKPOINTS = (
 CONFIG_FILE = re.compile(r'#\s*(\S+\.py)\b.*')
 
 
-def readme():
-    with open(README, encoding='utf-8') as f:
+def read(path):
+    with open(path, encoding='utf-8') as f:
         return f.read()
+
+
+def readme():
+    return read(README)
 
 
 def blocks(text, lang):
@@ -150,14 +168,22 @@ def listed():
     return {commands(cmd)[0]: reason for cmd, reason in NOT_RUN.items()}
 
 
-def readme_commands():
+def page_commands():
+    """``[(page, command)]``: the commands of every page in PAGES, each
+    once (where it first appears), in order."""
     seen, ordered = set(), []
-    for block in blocks(readme(), 'shell'):
-        for cmd in commands(block):
-            if cmd not in seen:
-                seen.add(cmd)
-                ordered.append(cmd)
+    for page in PAGES:
+        for block in blocks(read(page), 'shell'):
+            for cmd in commands(block):
+                if cmd not in seen:
+                    seen.add(cmd)
+                    ordered.append((osp.relpath(page, REPO), cmd))
     return ordered
+
+
+def readme_commands():
+    """The commands of README.md and the docs pages, each once."""
+    return [cmd for _, cmd in page_commands()]
 
 
 def shortened(cmd):
@@ -172,21 +198,28 @@ def shortened(cmd):
 def config_files():
     """``{path: text}`` of the python blocks that open with ``# path.py``."""
     files = {}
-    for block in blocks(readme(), 'python'):
-        first = block.split('\n', 1)[0]
-        match = CONFIG_FILE.fullmatch(first)
-        if match:
-            files[match.group(1)] = block
+    for page in PAGES:
+        for block in blocks(read(page), 'python'):
+            first = block.split('\n', 1)[0]
+            match = CONFIG_FILE.fullmatch(first)
+            if match:
+                assert files.get(match.group(1), block) == block, (
+                    f'two different ```python blocks # {match.group(1)}')
+                files[match.group(1)] = block
     return files
 
 
 def test_every_readme_command_is_run_or_listed():
-    """Cheap check, in the fast subset: the README still holds every listed
-    command (the list does not go stale) and each substitution applies."""
+    """Cheap check, in the fast subset: the README and the docs pages
+    still hold every listed command (the list does not go stale) and each
+    substitution applies."""
+    assert len(PAGES) > 1, 'no docs/*.md page found'
     cmds = readme_commands()
-    assert cmds, 'no ```shell block found in README.md'
+    assert any(page == 'README.md' for page, _ in page_commands()), \
+        'no ```shell block found in README.md'
     missing = set(listed()) - set(cmds)
-    assert not missing, f'NOT_RUN names commands the README lost: {missing}'
+    assert not missing, ('NOT_RUN names commands that README.md and docs/ '
+                         f'lost: {missing}')
     run = [c for c in cmds if c not in listed()]
     for program, _ in SHORTER:
         assert any(c.startswith(program) for c in run), program
@@ -217,6 +250,27 @@ def test_commands_parse_as_a_shell_would():
         'bash a.sh --x', "python b.py --y '1 2'",
         "A=1 python c.py 'key=[a,b]'"
     ]
+
+
+DEMO = 'python tools/demo.py'
+
+
+def demo_table(text):
+    """The accuracy rows of ``tools/demo.py``'s output (header, CE,
+    DSB-CE), white space folded."""
+    lines = [' '.join(line.split()) for line in text.splitlines()]
+    start = lines.index('method overall many medium few')
+    return lines[start:start + 3]
+
+
+def test_demo_table_is_found():
+    text = ('x\n```\nmethod    overall     many   medium      few\n'
+            'CE          88.00   100.00    97.00    78.40\n'
+            'DSB-CE      89.80   100.00    97.00    82.00\n```\n')
+    assert demo_table(text)[1:] == ['CE 88.00 100.00 97.00 78.40',
+                                    'DSB-CE 89.80 100.00 97.00 82.00']
+    assert DEMO in readme_commands()
+    assert demo_table(readme())[1].startswith('CE ')
 
 
 def free_port():
@@ -254,7 +308,7 @@ def test_readme_commands_run(tmp_path):
         OMP_NUM_THREADS=os.environ.get('OMP_NUM_THREADS', '1'),
         PORT=free_port())
     not_run = listed()
-    for cmd in readme_commands():
+    for page, cmd in page_commands():
         if cmd in not_run:
             continue
         run = shortened(cmd)
@@ -267,5 +321,9 @@ def test_readme_commands_run(tmp_path):
             stderr=subprocess.STDOUT,
             text=True,
             timeout=600)
-        assert proc.returncode == 0, (f'README command failed: {cmd}\nran: '
+        assert proc.returncode == 0, (f'{page} command failed: {cmd}\nran: '
                                       f'{run}\n{proc.stdout[-4000:]}')
+        if cmd == DEMO:
+            assert demo_table(proc.stdout) == demo_table(readme()), (
+                'README.md shows another table than tools/demo.py prints:\n'
+                + proc.stdout[-3000:])

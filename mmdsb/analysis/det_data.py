@@ -1,8 +1,11 @@
 """Ground-truth instances of a detection dataset as analysis samples.
 
-In detection a sample of a class is one ground-truth instance (SPEC 8).
-Its sample vector is the crop of its box from the image, resized like a
-classification image (App. E: ``16 x 16 x 3``, flattened). Instances marked
+In detection a sample of a class is one ground-truth instance (mmdsb's
+choice, as in :mod:`mmdsb.det.models.instance_features`: the paper leaves
+detection to future work, App. L.3). Its sample vector is the crop of its
+box from the image, resized like a classification image (paper App. E:
+``16 x 16 x 3``, flattened), which gives every instance the same
+dimension. Instances marked
 ``ignore_flag`` (crowd boxes) are left out, as mmdet's ``PackDetInputs``
 leaves them out of ``gt_instances``. The crop covers every pixel the box
 touches: rows ``floor(y1) .. ceil(y2) - 1`` and columns

@@ -4,9 +4,10 @@ For every class of a split (sample vectors or features) the table holds
 
 - ``N``: number of samples; ``E_n``: effective number of samples
   ``(1 - beta**N) / (1 - beta)`` of the class-balanced loss (paper Sec. 2),
-- ``volume``: the volume in bits (SPEC 1), ``S'``: the max-normalised
-  volume, ``W``: the inter-class weight ``log2(alpha + W')`` and
-  ``S = S' * W`` (SPEC 2), computed with :mod:`mmdsb.semantic_scale`.
+- ``volume``: the volume in bits (paper Sec. 3.2, Eq. 3), ``S'``: the
+  max-normalised volume, ``W``: the inter-class weight
+  ``log2(alpha + W')`` and ``S = S' * W`` (Sec. 3.4.1), computed with
+  :mod:`mmdsb.semantic_scale`.
 
 Classes with fewer than two samples have volume 0 and no ``S'``; they are
 reported, and left out of the normalisation and of the correlations.

@@ -25,6 +25,8 @@ from mmpretrain.datasets import BaseDataset
 from mmpretrain.registry import DATASETS
 from sklearn.datasets import load_digits
 
+from ..guards import positive_int
+
 NUM_CLASSES = 10
 
 
@@ -86,10 +88,8 @@ class DigitsLT(BaseDataset):
                     imbalance_ratio) or imbalance_ratio < 1:
             raise ValueError('DigitsLT imbalance_ratio must be a finite '
                              f'number >= 1, got {imbalance_ratio!r}')
-        if isinstance(test_per_class, bool) or not isinstance(
-                test_per_class, numbers.Integral) or test_per_class < 1:
-            raise ValueError('DigitsLT test_per_class must be a positive '
-                             f'integer, got {test_per_class!r}')
+        test_per_class = positive_int(test_per_class, 'test_per_class',
+                                      'DigitsLT')
         if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
             raise ValueError(f'DigitsLT seed must be an int, got {seed!r}')
         if metainfo is not None and 'classes' in metainfo and len(
@@ -99,7 +99,7 @@ class DigitsLT(BaseDataset):
 
         self.split = split
         self.imbalance_ratio = imbalance_ratio
-        self.test_per_class = int(test_per_class)
+        self.test_per_class = test_per_class
         self.seed = int(seed)
 
         # Counts depend only on class sizes, so they are known before (lazy)

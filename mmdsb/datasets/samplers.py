@@ -2,7 +2,6 @@
 (class-based effective-number re-sampling, thesis eqs. 5.13-5.15) and the
 class-aware (class-balanced) sampler of the decoupling paper."""
 import math
-import numbers
 from typing import Iterator, Optional, Sequence
 
 import numpy as np
@@ -12,7 +11,7 @@ from mmengine.registry import DATA_SAMPLERS
 from torch import Tensor
 from torch.utils.data import Sampler
 
-from ..models.losses.class_counts import check_class_counts
+from ..guards import check_class_counts, positive_int
 
 __all__ = ['CBENSampler', 'ClassAwareSampler', 'cben_class_probabilities']
 
@@ -91,9 +90,8 @@ class CBENSampler(Sampler):
         self.class_probabilities = torch.from_numpy(gamma)
         self.weights = torch.from_numpy(gamma[labels])
         self.dataset = dataset
-        n = len(dataset) if num_samples is None else int(num_samples)
-        if n < 1:
-            raise ValueError(f'CBENSampler: num_samples must be >= 1, got {n}')
+        n = len(dataset) if num_samples is None else positive_int(
+            num_samples, 'num_samples', 'CBENSampler')
         self.rank, self.world_size = get_dist_info()
         self.seed = sync_random_seed() if seed is None else int(seed)
         self.total_size = math.ceil(n / self.world_size) * self.world_size
@@ -111,14 +109,6 @@ class CBENSampler(Sampler):
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
-
-
-def _positive_int(owner: str, name: str, value) -> int:
-    if isinstance(value, bool) or not isinstance(
-            value, numbers.Integral) or value < 1:
-        raise ValueError(f'{owner}: {name} must be an integer >= 1, got '
-                         f'{value!r}')
-    return int(value)
 
 
 @DATA_SAMPLERS.register_module()
@@ -163,12 +153,12 @@ class ClassAwareSampler(Sampler):
                  num_samples: Optional[int] = None,
                  seed: Optional[int] = None):
         owner = type(self).__name__
-        self.num_samples_cls = _positive_int(owner, 'num_samples_cls',
-                                             num_samples_cls)
+        self.num_samples_cls = positive_int(num_samples_cls,
+                                            'num_samples_cls', owner)
         if len(dataset) == 0:
             raise ValueError(f'{owner}: dataset is empty')
-        n = len(dataset) if num_samples is None else _positive_int(
-            owner, 'num_samples', num_samples)
+        n = len(dataset) if num_samples is None else positive_int(
+            num_samples, 'num_samples', owner)
         labels = _labels(dataset)
         if labels.min() < 0:
             raise ValueError(f'{owner}: dataset has a negative label '

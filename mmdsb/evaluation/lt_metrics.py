@@ -1,5 +1,6 @@
-"""Per-class accuracy and model bias, GLT accuracy/precision, and the
-retrieval metrics of deep metric learning (SPEC 5)."""
+"""Per-class accuracy and model bias (paper App. H.2), MSCOCO-GLT accuracy
+and precision (App. H.3, Table 11), and the retrieval metrics of deep
+metric learning (Sec. 5.3, App. D.5)."""
 import csv
 import os
 import os.path as osp
@@ -10,6 +11,8 @@ import torch
 from mmengine.evaluator import BaseMetric
 from mmengine.logging import MMLogger, print_log
 from mmpretrain.registry import METRICS
+
+from ..guards import positive_int, positive_number
 
 __all__ = [
     'model_bias', 'PerClassAccuracy', 'GLTAccuracy', 'RetrievalMetric',
@@ -107,8 +110,7 @@ class PerClassAccuracy(BaseMetric):
                  collect_device: str = 'cpu',
                  prefix: Optional[str] = None):
         super().__init__(collect_device=collect_device, prefix=prefix)
-        if eps <= 0:
-            raise ValueError(f'PerClassAccuracy eps must be > 0, got {eps}')
+        eps = positive_number(eps, 'eps', 'PerClassAccuracy')
         if feature_file is not None and not osp.isfile(feature_file):
             raise FileNotFoundError(
                 f'PerClassAccuracy: feature file not found: {feature_file}')
@@ -332,17 +334,16 @@ def recall_at_k(embeddings, labels, ks: Sequence[int] = (1, 2, 4, 8),
     if len(y) != len(x):
         raise ValueError(f'recall_at_k got {len(x)} embeddings and '
                          f'{len(y)} labels')
-    if any(int(k) != k or k < 1 for k in ks):
-        raise ValueError(f'recall_at_k ks must be integers >= 1, got {ks}')
+    for k in ks:
+        positive_int(k, 'every k in ks', 'recall_at_k')
     k_max = int(max(ks))
     if k_max >= len(x):
         raise ValueError(f'Recall@{k_max} needs more than {k_max} '
                          f'evaluated samples, got {len(x)}')
     if block_size is None:
         block_size = max(1, _BLOCK_ELEMENTS // len(x))
-    elif block_size < 1:
-        raise ValueError(f'recall_at_k block_size must be >= 1, got '
-                         f'{block_size}')
+    else:
+        block_size = positive_int(block_size, 'block_size', 'recall_at_k')
     norm = torch.linalg.vector_norm(x, dim=1, keepdim=True)
     x = x / norm.clamp_min(1e-12)
     match = y[_nearest_others(x, k_max, int(block_size))] == y[:, None]
@@ -366,8 +367,8 @@ def kmeans_nmi(embeddings: np.ndarray, labels: np.ndarray,
 
 @METRICS.register_module()
 class RetrievalMetric(BaseMetric):
-    """Recall@K and K-means NMI of deep metric learning (paper Tables 4, 5,
-    8, 9; SPEC 9).
+    """Recall@K and K-means NMI of deep metric learning (paper Sec. 5.3 and
+    App. D.5, Tables 4, 5, 8, 9).
 
     The embedding of a sample is its ``embedding_key`` field: in metric
     learning ``'embedding'``, which the metric-learning heads
@@ -403,12 +404,11 @@ class RetrievalMetric(BaseMetric):
                  embedding_key: str = 'pred_score', seed: int = 0,
                  collect_device: str = 'cpu', prefix: Optional[str] = None):
         super().__init__(collect_device=collect_device, prefix=prefix)
-        if not ks or any(isinstance(k, bool) or int(k) != k or k < 1
-                         for k in ks):
-            raise ValueError(f'RetrievalMetric ks must be integers >= 1, got '
-                             f'{ks}')
-        self.ks, self.embedding_key, self.seed = tuple(int(k) for k in ks), \
-            embedding_key, seed
+        if not ks:
+            raise ValueError('RetrievalMetric: ks must name at least one K')
+        self.ks = tuple(
+            positive_int(k, 'every k in ks', 'RetrievalMetric') for k in ks)
+        self.embedding_key, self.seed = embedding_key, seed
         self.num_samples: Optional[int] = None
         self.num_classes: Optional[int] = None
 

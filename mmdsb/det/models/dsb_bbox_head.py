@@ -1,4 +1,6 @@
-"""DSB forms of mmdet's ``ConvFCBBoxHead`` family (paper App. L.3).
+"""DSB forms of mmdet's ``ConvFCBBoxHead`` family (mmdsb's extension of
+DSB to detection, which the paper leaves to future work in App. L.3; the
+sample is a ground-truth instance, see :mod:`.instance_features`).
 
 A DSB box head is the wrapped head with two additions, so its arguments,
 parameters and state-dict keys are the wrapped head's:
@@ -32,8 +34,8 @@ from torch import Tensor
 
 from ...engine.consumer import DSBConsumer
 from .instance_features import roi_instance_features
-from .instances import (check_bank_room, checked_weighter,
-                        foreground_weights, instances_per_epoch)
+from .instances import (check_bank_room, foreground_weights,
+                        instances_per_epoch)
 
 __all__ = [
     'DSBBBoxHeadMixin', 'DSBConvFCBBoxHead', 'DSBShared2FCBBoxHead',
@@ -76,7 +78,7 @@ class DSBBBoxHeadMixin(DSBConsumer):
         re-weighting stage, ``a_y`` on the foreground ``label_weights``.
         The returned targets are mmdet's (unweighted)."""
         name = type(self).__name__
-        weighter = checked_weighter(self)
+        weighter = self.dsb_checked_weighter(self.num_classes)
         if not concat:
             raise ValueError(f'{name} computes its loss on concatenated '
                              'targets (concat=True)')
@@ -109,19 +111,22 @@ class DSBBBoxHeadMixin(DSBConsumer):
         return dict(loss_bbox=losses, bbox_targets=targets)
 
 
-def _make_dsb_bbox_head(head_cls: type) -> type:
-    name = f'DSB{head_cls.__name__}'
-    cls = type(name, (DSBBBoxHeadMixin, head_cls), {
-        '__doc__':
-        f"mmdet's {head_cls.__name__} with Dynamic Semantic-Scale-Balanced "
-        'loss weights (see :class:`DSBBBoxHeadMixin`). Same arguments and '
-        'state-dict keys.',
-        '__module__': __name__,
-    })
-    MODELS.register_module(name=name, module=cls)
-    return cls
+@MODELS.register_module()
+class DSBConvFCBBoxHead(DSBBBoxHeadMixin, ConvFCBBoxHead):
+    """mmdet's ``ConvFCBBoxHead`` with Dynamic Semantic-Scale-Balanced loss
+    weights (see :class:`DSBBBoxHeadMixin`). Same arguments and state-dict
+    keys."""
 
 
-DSBConvFCBBoxHead = _make_dsb_bbox_head(ConvFCBBoxHead)
-DSBShared2FCBBoxHead = _make_dsb_bbox_head(Shared2FCBBoxHead)
-DSBShared4Conv1FCBBoxHead = _make_dsb_bbox_head(Shared4Conv1FCBBoxHead)
+@MODELS.register_module()
+class DSBShared2FCBBoxHead(DSBBBoxHeadMixin, Shared2FCBBoxHead):
+    """mmdet's ``Shared2FCBBoxHead`` (Faster/Cascade R-CNN) with Dynamic
+    Semantic-Scale-Balanced loss weights (see :class:`DSBBBoxHeadMixin`).
+    Same arguments and state-dict keys."""
+
+
+@MODELS.register_module()
+class DSBShared4Conv1FCBBoxHead(DSBBBoxHeadMixin, Shared4Conv1FCBBoxHead):
+    """mmdet's ``Shared4Conv1FCBBoxHead`` with Dynamic
+    Semantic-Scale-Balanced loss weights (see :class:`DSBBBoxHeadMixin`).
+    Same arguments and state-dict keys."""

@@ -1,5 +1,6 @@
-"""DSB form of mmdet's ``RetinaHead`` (one-stage, sigmoid focal loss;
-paper App. L.3)."""
+"""DSB form of mmdet's ``RetinaHead`` (one-stage, sigmoid focal loss).
+Like the box heads, mmdsb's extension of DSB to detection, which the paper
+leaves to future work (App. L.3); see :mod:`.instance_features`."""
 from typing import List, Tuple
 
 import torch
@@ -15,8 +16,8 @@ from torch import Tensor
 
 from ...engine.consumer import DSBConsumer
 from .instance_features import anchor_instance_features
-from .instances import (check_bank_room, checked_weighter,
-                        foreground_weights, instances_per_epoch)
+from .instances import (check_bank_room, foreground_weights,
+                        instances_per_epoch)
 
 __all__ = ['DSBRetinaHead']
 
@@ -70,7 +71,7 @@ class DSBRetinaHead(DSBConsumer, RetinaHead):
                 f'classification features for {len(cls_scores)} levels of '
                 'scores; the forward pass must run in training mode right '
                 'before the loss')
-        weighter = checked_weighter(self)
+        weighter = self.dsb_checked_weighter(self.num_classes)
 
         featmap_sizes = [score.shape[-2:] for score in cls_scores]
         anchor_list, valid_flag_list = self.get_anchors(

@@ -9,6 +9,8 @@ from mmdet.registry import MODELS
 from mmengine.dist import all_reduce
 from torch import Tensor
 
+from ...guards import positive_int
+
 __all__ = ['EqualizationLossV2']
 
 
@@ -57,13 +59,11 @@ class EqualizationLossV2(nn.Module):
                  reduction: str = 'mean',
                  loss_weight: float = 1.0) -> None:
         super().__init__()
-        if int(num_classes) != num_classes or num_classes < 1:
-            raise ValueError(
-                f'num_classes must be a positive integer, got {num_classes}')
         if reduction not in ('mean', 'sum', 'none'):
             raise ValueError("reduction must be 'mean', 'sum' or 'none', "
                              f'got {reduction!r}')
-        self.num_classes = int(num_classes)
+        self.num_classes = positive_int(num_classes, 'num_classes',
+                                        'EqualizationLossV2')
         self.mu, self.alpha, self.gamma = mu, alpha, gamma
         self.use_distributed = use_distributed
         self.test_with_obj = test_with_obj

@@ -1,6 +1,12 @@
-"""One feature per ground-truth instance, the DSB sample of detection
-(paper App. L.3): what the DSB heads put into their banks and what the
-analysis tools measure, computed here for both so that the two agree.
+"""One feature per ground-truth instance, the DSB sample of detection:
+what the DSB heads put into their banks and what the analysis tools
+measure, computed here for both so that the two agree.
+
+The paper defines DSB for classification only. Its App. L.3 names
+detection as future work and the obstacle: instances, unlike images, have
+no fixed dimension. mmdsb takes every instance's feature from the fixed-width
+input of the detector's classifier, so all instances of a class lie
+in one space, and counts each object once, not once per RoI or anchor.
 
 * Box heads: the classifier input of the instance's own ground-truth RoI
   where the sampler added it, else the mean over its positive RoIs.

@@ -1,6 +1,7 @@
-"""Ground-truth instances as DSB samples (paper App. L.3): how many one
-epoch yields, the foreground weights ``a_y`` and the checks of a head's
-bank. Their features are in :mod:`.instance_features`."""
+"""Ground-truth instances as DSB samples: how many one epoch yields, the
+foreground weights ``a_y`` and the room in a head's bank. Their features
+are in :mod:`.instance_features`, which says why an instance is the
+sample."""
 from typing import List
 
 import torch
@@ -10,7 +11,7 @@ from torch import Tensor
 
 __all__ = [
     'instances_per_image', 'instances_per_epoch', 'foreground_weights',
-    'checked_weighter', 'check_bank_room'
+    'check_bank_room'
 ]
 
 
@@ -54,21 +55,6 @@ def foreground_weights(label_weights: Tensor, labels: Tensor,
     scale = torch.ones_like(label_weights)
     scale[fg] = class_weights.to(scale)[labels[fg]]
     return label_weights * scale
-
-
-def checked_weighter(head):
-    """The weighter DSBHook attached to ``head``, checked against it."""
-    name = type(head).__name__
-    weighter = head.dsb_weighter
-    if weighter is None:
-        raise RuntimeError(
-            f'{name} needs the DSB feature bank: add '
-            "dict(type='DSBHook') to custom_hooks of the config")
-    if weighter.num_classes != head.num_classes:
-        raise ValueError(
-            f'{name} has num_classes={head.num_classes} but its DSB '
-            f'feature bank has {weighter.num_classes}')
-    return weighter
 
 
 def check_bank_room(weighter, num_entries: int, head: str) -> None:

@@ -10,6 +10,8 @@ from mmpretrain.models.backbones.base_backbone import BaseBackbone
 from mmpretrain.registry import MODELS
 from torch import Tensor
 
+from ...guards import positive_int
+
 __all__ = ['BNInception']
 
 # Inception blocks in order: (name, input channels, branches).
@@ -72,10 +74,7 @@ class BNInception(BaseBackbone):
                  norm_eval: bool = False,
                  init_cfg: Optional[dict] = None):
         super().__init__(init_cfg=init_cfg)
-        if isinstance(in_channels, bool) or not isinstance(
-                in_channels, int) or in_channels < 1:
-            raise ValueError(f'BNInception: in_channels must be an integer '
-                             f'>= 1, got {in_channels!r}')
+        in_channels = positive_int(in_channels, 'in_channels', 'BNInception')
         self.norm_eval = norm_eval
         self._conv_bn('conv1_7x7_s2', in_channels, 64, 7, stride=2)
         self._conv_bn('conv2_3x3_reduce', 64, 64, 1)

@@ -1,19 +1,22 @@
-from .dsb_head import *  # noqa: F401,F403
-from .dsb_head import __all__ as _dsb_all
-from .dsb_head import make_dsb_head
-from .cosine_head import CosineClsHead
-from .fbl_head import FBLClsHead
-from .lws_head import LWSLinearClsHead
-from .soft_triple_head import SoftTripleHead
+from mmpretrain.models.heads import ClsHead
 
-# dsb_head.py wraps the heads registered before it ran; these come later.
-DSBCosineClsHead = make_dsb_head(CosineClsHead)
-DSBFBLClsHead = make_dsb_head(FBLClsHead)
-DSBLWSLinearClsHead = make_dsb_head(LWSLinearClsHead)
-DSBSoftTripleHead = make_dsb_head(SoftTripleHead)
+from ...engine.class_counts_hook import ClassifierHead
+from .cosine_head import CosineClsHead, DSBCosineClsHead
+from .dsb_head import (DSBHeadMixin, DSBLeViTClsHead, DSBLinearClsHead,
+                       DSBStackedLinearClsHead, DSBVigClsHead,
+                       DSBVisionTransformerClsHead, check_sample_labels,
+                       sample_weights)
+from .fbl_head import DSBFBLClsHead, FBLClsHead
+from .lws_head import DSBLWSLinearClsHead, LWSLinearClsHead
+from .soft_triple_head import DSBSoftTripleHead, SoftTripleHead
 
-__all__ = list(_dsb_all) + [
+# ClassCountsHook checks the num_classes of every mmpretrain head.
+ClassifierHead.register(ClsHead)
+
+__all__ = [
+    'DSBHeadMixin', 'DSBLinearClsHead', 'DSBStackedLinearClsHead',
+    'DSBVisionTransformerClsHead', 'DSBLeViTClsHead', 'DSBVigClsHead',
     'CosineClsHead', 'FBLClsHead', 'LWSLinearClsHead', 'SoftTripleHead',
     'DSBCosineClsHead', 'DSBFBLClsHead', 'DSBLWSLinearClsHead',
-    'DSBSoftTripleHead'
+    'DSBSoftTripleHead', 'sample_weights', 'check_sample_labels'
 ]

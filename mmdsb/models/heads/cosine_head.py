@@ -13,22 +13,25 @@ from mmpretrain.registry import MODELS
 from mmpretrain.structures import DataSample
 from torch import Tensor
 
+from ...engine.class_counts_hook import ClassCountsConsumer
+from ...guards import fraction, positive_int
 from ..losses.class_balanced import effective_number_weights
-from ..losses.class_counts import check_class_counts
-from .dsb_head import sample_weights
+from .dsb_head import DSBHeadMixin, sample_weights
 
-__all__ = ['CosineClsHead', 'ClassBalancedWeights', 'EmbeddingHeadMixin']
+__all__ = [
+    'CosineClsHead', 'DSBCosineClsHead', 'ClassBalancedWeights',
+    'EmbeddingHeadMixin'
+]
 
 
-def _check_dims(owner: str, **dims) -> None:
+def check_dims(owner: str, **dims) -> None:
+    """Each dimension must be a positive integer or ``None`` (unused)."""
     for name, value in dims.items():
-        if value is not None and (isinstance(value, bool) or int(value) !=
-                                  value or value < 1):
-            raise ValueError(f'{owner}: {name} must be an integer >= 1, got '
-                             f'{value!r}')
+        if value is not None:
+            positive_int(value, name, owner)
 
 
-class ClassBalancedWeights(nn.Module):
+class ClassBalancedWeights(ClassCountsConsumer, nn.Module):
     """Cui et al.'s class-balanced weights ``(1 - beta) / (1 - beta^n_c)``
     (normalised to sum to the number of classes, as
     :class:`ClassBalancedLoss`) for a head whose loss is not
@@ -41,28 +44,11 @@ class ClassBalancedWeights(nn.Module):
 
     def __init__(self, beta: float):
         super().__init__()
-        if isinstance(beta, bool) or not isinstance(
-                beta, (int, float)) or not 0 <= beta < 1:
-            raise ValueError(f'cb_beta must be a number in [0, 1), got '
-                             f'{beta!r}')
-        self.beta = float(beta)
-        self.class_counts: Optional[Tensor] = None
-
-    def set_class_counts(self, counts) -> None:
-        self.class_counts = check_class_counts(
-            counts, owner='ClassBalancedWeights')
+        self.beta = fraction(beta, 'cb_beta')
 
     def forward(self, num_classes: int) -> Tensor:
-        if self.class_counts is None:
-            raise RuntimeError(
-                'a head with cb_beta has no class counts: add '
-                "dict(type='ClassCountsHook') to default_hooks (it reads "
-                'them from the training dataset) or call set_class_counts')
-        if self.class_counts.numel() != num_classes:
-            raise ValueError(
-                f'got {self.class_counts.numel()} class counts but the head '
-                f'has {num_classes} classes')
-        return effective_number_weights(self.class_counts, self.beta)
+        return effective_number_weights(
+            self.require_class_counts(num_classes), self.beta)
 
 
 class EmbeddingHeadMixin:
@@ -148,8 +134,8 @@ class CosineClsHead(EmbeddingHeadMixin, ClsHead):
                  **kwargs):
         super().__init__(loss=loss, init_cfg=init_cfg, **kwargs)
         self._init_class_balance(cb_beta)
-        _check_dims(type(self).__name__, num_classes=num_classes,
-                    in_channels=in_channels, embed_dim=embed_dim)
+        check_dims(type(self).__name__, num_classes=num_classes,
+                   in_channels=in_channels, embed_dim=embed_dim)
         self.num_classes, self.in_channels = num_classes, in_channels
         self.embed_dim = embed_dim
         self.embed = nn.Linear(in_channels, embed_dim) if embed_dim else None
@@ -166,3 +152,10 @@ class CosineClsHead(EmbeddingHeadMixin, ClsHead):
     def scores(self, f: Tensor) -> Tensor:
         return F.linear(F.normalize(f, dim=1), F.normalize(self.weight,
                                                            dim=1))
+
+
+@MODELS.register_module()
+class DSBCosineClsHead(DSBHeadMixin, CosineClsHead):
+    """:class:`CosineClsHead` with Dynamic Semantic-Scale-Balanced loss
+    weights (see :class:`DSBHeadMixin`); the bank holds the embedding
+    ``f``. Same arguments and state-dict keys."""

@@ -6,11 +6,22 @@ features and labels to the :class:`SemanticScaleWeighter` that
 weights, it passes the per-sample weight ``a_y`` to the wrapped loss. Outside
 the re-weighting stage the loss is exactly the wrapped head's loss, and the
 parameters (hence checkpoints) are the wrapped head's.
+
+This module wraps every mmpretrain 1.2 head that computes its logits from
+``pre_logits`` and keeps ``ClsHead``'s loss; the DSB forms of mmdsb's own
+heads are defined next to them. Any other head that meets the same
+conditions (see :class:`DSBHeadMixin`) gets its DSB form the same way::
+
+    @MODELS.register_module()
+    class DSBMyHead(DSBHeadMixin, MyHead):
+        '''MyHead with DSB loss weights.'''
 """
-from typing import List, Optional, Tuple
+from typing import List, Tuple
 
 import torch
-from mmpretrain.models.heads import ClsHead
+from mmpretrain.models.heads import (LeViTClsHead, LinearClsHead,
+                                     StackedLinearClsHead, VigClsHead,
+                                     VisionTransformerClsHead)
 from mmpretrain.registry import MODELS
 from mmpretrain.structures import DataSample
 from torch import Tensor
@@ -18,7 +29,9 @@ from torch import Tensor
 from ...engine.consumer import DSBConsumer
 
 __all__ = [
-    'DSBHeadMixin', 'make_dsb_head', 'sample_weights', 'check_sample_labels'
+    'DSBHeadMixin', 'DSBLinearClsHead', 'DSBStackedLinearClsHead',
+    'DSBVisionTransformerClsHead', 'DSBLeViTClsHead', 'DSBVigClsHead',
+    'sample_weights', 'check_sample_labels'
 ]
 
 
@@ -54,7 +67,9 @@ class DSBHeadMixin(DSBConsumer):
 
     The head must compute its logits from ``self.pre_logits`` and use
     ``ClsHead.loss``/``ClsHead._get_loss``, as mmpretrain's linear, stacked
-    linear and vision-transformer heads do.
+    linear and vision-transformer heads do. The mixin comes first in the
+    bases (``class DSBMyHead(DSBHeadMixin, MyHead)``) so that its
+    ``pre_logits`` and ``loss`` wrap the head's.
     """
 
     def pre_logits(self, feats: Tuple[Tensor]) -> Tensor:
@@ -65,10 +80,6 @@ class DSBHeadMixin(DSBConsumer):
 
     def loss(self, feats: Tuple[Tensor], data_samples: List[DataSample],
              **kwargs) -> dict:
-        if self.dsb_weighter is None:
-            raise RuntimeError(
-                f'{type(self).__name__} needs the DSB feature bank: add '
-                "dict(type='DSBHook') to custom_hooks of the config")
         self._dsb_pre_logits = None
         cls_score = self(feats)
         pre = self._dsb_pre_logits
@@ -83,12 +94,9 @@ class DSBHeadMixin(DSBConsumer):
         else:
             target = labels = torch.cat([s.gt_label for s in data_samples])
         num_classes = cls_score.shape[1]
-        if self.dsb_weighter.num_classes != num_classes:
-            raise ValueError(
-                f'the head predicts {num_classes} classes but the DSB '
-                f'feature bank has {self.dsb_weighter.num_classes}')
+        weighter = self.dsb_checked_weighter(num_classes)
         check_sample_labels(labels, num_classes, data_samples)
-        class_weights = self.dsb_weighter.observe(
+        class_weights = weighter.observe(
             pre, labels, batch_ids=torch.arange(len(labels)))
         if class_weights is not None:
             # float32 whatever the autocast dtype: bf16 would quantise the
@@ -99,36 +107,39 @@ class DSBHeadMixin(DSBConsumer):
         return self._get_loss(cls_score, data_samples, **kwargs)
 
 
-def make_dsb_head(head_cls: type, name: Optional[str] = None) -> type:
-    """Create and register ``DSB<Name>``, the DSB form of a ClsHead class."""
-    if not (isinstance(head_cls, type) and issubclass(head_cls, ClsHead)):
-        raise TypeError(f'{head_cls} is not a subclass of ClsHead')
-    name = name or f'DSB{head_cls.__name__}'
-    cls = type(name, (DSBHeadMixin, head_cls), {
-        '__doc__':
-        f'{head_cls.__name__} with Dynamic Semantic-Scale-Balanced loss '
-        'weights (see :class:`DSBHeadMixin`). Takes the same arguments.',
-        '__module__': __name__,
-    })
-    MODELS.register_module(name=name, module=cls)
-    return cls
+@MODELS.register_module()
+class DSBLinearClsHead(DSBHeadMixin, LinearClsHead):
+    """mmpretrain's ``LinearClsHead`` with Dynamic Semantic-Scale-Balanced
+    loss weights (see :class:`DSBHeadMixin`); the bank holds the input of
+    its linear layer. Same arguments and state-dict keys."""
 
 
-# mmpretrain cannot train DeiT's distilled head (two pre-logit tokens).
-_NOT_TRAINABLE = ('DeiTClsHead', )
+@MODELS.register_module()
+class DSBStackedLinearClsHead(DSBHeadMixin, StackedLinearClsHead):
+    """mmpretrain's ``StackedLinearClsHead`` with Dynamic
+    Semantic-Scale-Balanced loss weights (see :class:`DSBHeadMixin`); the
+    bank holds the input of its last linear layer. Same arguments and
+    state-dict keys."""
 
 
-def _wrappable(name: str, head_cls: type) -> bool:
-    """Heads whose logits come from ``pre_logits`` and whose loss is
-    ClsHead's (others redefine the loss, e.g. ArcFace or Conformer)."""
-    return (isinstance(head_cls, type) and issubclass(head_cls, ClsHead)
-            and head_cls is not ClsHead and name not in _NOT_TRAINABLE
-            and head_cls.loss is ClsHead.loss
-            and head_cls._get_loss is ClsHead._get_loss)
+@MODELS.register_module()
+class DSBVisionTransformerClsHead(DSBHeadMixin, VisionTransformerClsHead):
+    """mmpretrain's ``VisionTransformerClsHead`` with Dynamic
+    Semantic-Scale-Balanced loss weights (see :class:`DSBHeadMixin`); the
+    bank holds the class token after the optional hidden layer. Same
+    arguments and state-dict keys."""
 
 
-# The DSB twin of every suitable head that mmpretrain registers.
-for _name, _cls in sorted(MODELS.module_dict.items()):
-    if _wrappable(_name, _cls) and f'DSB{_name}' not in MODELS.module_dict:
-        globals()[f'DSB{_name}'] = make_dsb_head(_cls)
-        __all__.append(f'DSB{_name}')
+@MODELS.register_module()
+class DSBLeViTClsHead(DSBHeadMixin, LeViTClsHead):
+    """mmpretrain's ``LeViTClsHead`` with Dynamic Semantic-Scale-Balanced
+    loss weights (see :class:`DSBHeadMixin`). mmpretrain trains it only with
+    ``distillation=False``. Same arguments and state-dict keys."""
+
+
+@MODELS.register_module()
+class DSBVigClsHead(DSBHeadMixin, VigClsHead):
+    """mmpretrain's ``VigClsHead`` (Vision GNN) with Dynamic
+    Semantic-Scale-Balanced loss weights (see :class:`DSBHeadMixin`); the
+    bank holds the output of its hidden layer. Same arguments and
+    state-dict keys."""

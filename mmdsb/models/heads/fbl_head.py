@@ -1,14 +1,15 @@
 """Feature-balanced logits (FBL, thesis Ch. 4, eqs. 4.4-4.8)."""
 import math
-from typing import Optional, Tuple
+from typing import Tuple
 
 from mmpretrain.models.heads import LinearClsHead
 from mmpretrain.registry import MODELS
 from torch import Tensor
 
-from ..losses.class_counts import EpochAware, check_class_counts
+from ...engine.class_counts_hook import ClassCountsConsumer, EpochAware
+from .dsb_head import DSBHeadMixin
 
-__all__ = ['FBLClsHead', 'ALPHA_SCHEDULES']
+__all__ = ['FBLClsHead', 'DSBFBLClsHead', 'ALPHA_SCHEDULES']
 
 # alpha(t) of thesis Table 4.4, with u = t / T.
 ALPHA_SCHEDULES = {
@@ -21,7 +22,7 @@ ALPHA_SCHEDULES = {
 
 
 @MODELS.register_module()
-class FBLClsHead(EpochAware, LinearClsHead):
+class FBLClsHead(ClassCountsConsumer, EpochAware, LinearClsHead):
     """A linear head whose training logits are feature-balanced:
 
         z^b_j = z_j - alpha(t) * lambda_j / ||f||,
@@ -60,11 +61,6 @@ class FBLClsHead(EpochAware, LinearClsHead):
             raise ValueError(f'FBLClsHead: alpha_scale must be >= 0, got '
                              f'{alpha_scale}')
         self.alpha_schedule, self.alpha_scale = alpha_schedule, alpha_scale
-        self.class_counts: Optional[Tensor] = None
-
-    def set_class_counts(self, counts) -> None:
-        self.class_counts = check_class_counts(
-            counts, self.num_classes, owner=type(self).__name__)
 
     def alpha(self) -> float:
         t = self.require_epoch() + 1
@@ -73,12 +69,8 @@ class FBLClsHead(EpochAware, LinearClsHead):
 
     def stimulus(self) -> Tensor:
         """``lambda_j = log n_max - log n_j`` (float64)."""
-        if self.class_counts is None:
-            raise RuntimeError(
-                "FBLClsHead has no class counts: add dict(type="
-                "'ClassCountsHook') to default_hooks or call "
-                'set_class_counts')
-        return self.class_counts.max().log() - self.class_counts.log()
+        counts = self.require_class_counts()
+        return counts.max().log() - counts.log()
 
     def forward(self, feats: Tuple[Tensor]) -> Tensor:
         pre = self.pre_logits(feats)
@@ -88,3 +80,10 @@ class FBLClsHead(EpochAware, LinearClsHead):
         lam = self.stimulus().to(z)
         norm = pre.norm(dim=1, keepdim=True).clamp_min(1e-12)
         return z - self.alpha() * lam / norm
+
+
+@MODELS.register_module()
+class DSBFBLClsHead(DSBHeadMixin, FBLClsHead):
+    """:class:`FBLClsHead` with Dynamic Semantic-Scale-Balanced loss weights
+    (see :class:`DSBHeadMixin`); the bank holds the classifier input ``f``.
+    Same arguments and state-dict keys."""

@@ -7,7 +7,9 @@ from mmpretrain.models.heads import LinearClsHead
 from mmpretrain.registry import MODELS
 from torch import Tensor
 
-__all__ = ['LWSLinearClsHead']
+from .dsb_head import DSBHeadMixin
+
+__all__ = ['LWSLinearClsHead', 'DSBLWSLinearClsHead']
 
 
 @MODELS.register_module()
@@ -61,3 +63,10 @@ class LWSLinearClsHead(LinearClsHead):
 
     def forward(self, feats: Tuple[Tensor]) -> Tensor:
         return self.fc(self.pre_logits(feats)) * self.scales
+
+
+@MODELS.register_module()
+class DSBLWSLinearClsHead(DSBHeadMixin, LWSLinearClsHead):
+    """:class:`LWSLinearClsHead` with Dynamic Semantic-Scale-Balanced loss
+    weights (see :class:`DSBHeadMixin`); the bank holds the input of the
+    frozen classifier. Same arguments and state-dict keys."""

@@ -11,9 +11,11 @@ from mmpretrain.registry import MODELS
 from mmpretrain.structures import DataSample
 from torch import Tensor
 
-from .cosine_head import EmbeddingHeadMixin, _check_dims
+from ...guards import positive_int, positive_number
+from .cosine_head import EmbeddingHeadMixin, check_dims
+from .dsb_head import DSBHeadMixin
 
-__all__ = ['SoftTripleHead']
+__all__ = ['SoftTripleHead', 'DSBSoftTripleHead']
 
 
 @MODELS.register_module()
@@ -64,20 +66,14 @@ class SoftTripleHead(EmbeddingHeadMixin, ClsHead):
         super().__init__(loss=loss, init_cfg=init_cfg, **kwargs)
         self._init_class_balance(cb_beta)
         name = type(self).__name__
-        _check_dims(name, num_classes=num_classes, in_channels=in_channels,
-                    embed_dim=embed_dim)
-        if isinstance(num_centers, bool) or int(num_centers) != num_centers \
-                or num_centers < 1:
-            raise ValueError(f'{name}: num_centers (K) must be an integer '
-                             f'>= 1, got {num_centers!r}')
-        if not (isinstance(gamma, (int, float)) and math.isfinite(gamma)
-                and gamma > 0):
-            raise ValueError(f'{name}: the temperature gamma must be > 0, '
-                             f'got {gamma!r}')
+        check_dims(name, num_classes=num_classes, in_channels=in_channels,
+                   embed_dim=embed_dim)
+        num_centers = positive_int(num_centers, 'num_centers (K)', name)
+        gamma = positive_number(gamma, 'the temperature gamma', name)
         if not tau >= 0:
             raise ValueError(f'{name}: tau must be >= 0, got {tau!r}')
         self.num_classes, self.in_channels = num_classes, in_channels
-        self.num_centers, self.gamma, self.tau = int(num_centers), gamma, tau
+        self.num_centers, self.gamma, self.tau = num_centers, gamma, tau
         self.embed = nn.Linear(in_channels, embed_dim) if embed_dim else None
         dim = embed_dim or in_channels
         # Centre k of class c is row c * K + k.
@@ -130,3 +126,10 @@ class SoftTripleHead(EmbeddingHeadMixin, ClsHead):
         if self.tau > 0:
             losses['loss_reg'] = self.tau * self.center_regularizer()
         return losses
+
+
+@MODELS.register_module()
+class DSBSoftTripleHead(DSBHeadMixin, SoftTripleHead):
+    """:class:`SoftTripleHead` with Dynamic Semantic-Scale-Balanced loss
+    weights (DSB-ST, paper App. F.1, Eq. 6; see :class:`DSBHeadMixin`); the
+    bank holds the embedding ``f``. Same arguments and state-dict keys."""

@@ -7,6 +7,7 @@ import torch.nn.functional as F
 from mmpretrain.registry import MODELS
 from torch import Tensor
 
+from ...guards import fraction
 from .class_counts import CountBasedLoss, CountsLike
 
 __all__ = ['ClassBalancedLoss', 'effective_number_weights']
@@ -17,8 +18,7 @@ def effective_number_weights(counts: Tensor, beta: float) -> Tensor:
     weights sum to the number of classes (Cui et al.'s normalisation, which
     keeps the loss scale, hence the learning rate, of plain cross-entropy).
     ``beta = 0`` gives uniform weights."""
-    if not 0 <= beta < 1:
-        raise ValueError(f'beta must be in [0, 1), got {beta}')
+    fraction(beta, 'beta')
     counts = counts.double()
     w = (1.0 - beta) / (1.0 - torch.pow(beta, counts))
     return w * (counts.numel() / w.sum())
@@ -47,9 +47,7 @@ class ClassBalancedLoss(CountBasedLoss):
                  class_counts: Optional[CountsLike] = None,
                  reduction: str = 'mean',
                  loss_weight: float = 1.0):
-        if not 0 <= beta < 1:
-            raise ValueError(f'ClassBalancedLoss: beta must be in [0, 1), '
-                             f'got {beta}')
+        beta = fraction(beta, 'beta', 'ClassBalancedLoss')
         if not gamma >= 0:
             raise ValueError(f'ClassBalancedLoss: gamma must be >= 0, got '
                              f'{gamma}')
@@ -57,8 +55,8 @@ class ClassBalancedLoss(CountBasedLoss):
         super().__init__(class_counts, reduction, loss_weight)
 
     def per_sample(self, x: Tensor, target: Tensor) -> Tensor:
-        w = effective_number_weights(self.counts(x.shape[1]),
-                                     self.beta).to(x)
+        counts = self.require_class_counts(x.shape[1])
+        w = effective_number_weights(counts, self.beta).to(x)
         log_p = F.log_softmax(x, dim=1)
         focal = -(1 - log_p.exp()).pow(self.gamma) * log_p
         return (target * w * focal).sum(dim=1)

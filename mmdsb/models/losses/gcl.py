@@ -5,8 +5,8 @@ import torch
 from mmpretrain.registry import MODELS
 from torch import Tensor
 
-from .class_counts import (CountBasedLoss, CountsLike, check_positive,
-                           soft_cross_entropy)
+from ...guards import positive_number
+from .class_counts import CountBasedLoss, CountsLike, soft_cross_entropy
 
 __all__ = ['GCLLoss', 'cloud_sizes']
 
@@ -50,16 +50,16 @@ class GCLLoss(CountBasedLoss):
                  class_counts: Optional[CountsLike] = None,
                  reduction: str = 'mean',
                  loss_weight: float = 1.0):
-        check_positive('GCLLoss', scale=scale, noise_std=noise_std)
         if not (noise_mul >= 0 and margin >= 0):
             raise ValueError('GCLLoss: noise_mul and margin must be >= 0, '
                              f'got {noise_mul} and {margin}')
-        self.scale, self.noise_std = scale, noise_std
+        self.scale = positive_number(scale, 'scale', 'GCLLoss')
+        self.noise_std = positive_number(noise_std, 'noise_std', 'GCLLoss')
         self.noise_mul, self.margin = noise_mul, margin
         super().__init__(class_counts, reduction, loss_weight)
 
     def per_sample(self, x: Tensor, target: Tensor) -> Tensor:
-        delta = cloud_sizes(self.counts(x.shape[1])).to(x)
+        delta = cloud_sizes(self.require_class_counts(x.shape[1])).to(x)
         eps = (torch.randn_like(x) * self.noise_std).clamp(-1, 1).abs()
         clouded = x - self.noise_mul * delta * eps - self.margin * target
         return soft_cross_entropy(self.scale * clouded, target)

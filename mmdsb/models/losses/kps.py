@@ -5,8 +5,9 @@ import torch
 from mmpretrain.registry import MODELS
 from torch import Tensor
 
+from ...guards import positive_number
 from .class_counts import (CountBasedLoss, CountsLike, EpochAware,
-                           check_positive, soft_cross_entropy)
+                           soft_cross_entropy)
 
 __all__ = ['KPSLoss', 'kps_parameters']
 
@@ -61,7 +62,8 @@ class KPSLoss(EpochAware, CountBasedLoss):
                  class_counts: Optional[CountsLike] = None,
                  reduction: str = 'mean',
                  loss_weight: float = 1.0):
-        check_positive('KPSLoss', s_base=s_base, m_max=m_max)
+        s_base = positive_number(s_base, 's_base', 'KPSLoss')
+        m_max = positive_number(m_max, 'm_max', 'KPSLoss')
         if not n_base > 1:
             raise ValueError(f'KPSLoss: n_base must be > 1 (log n_base is '
                              f'the smallest radius), got {n_base}')
@@ -78,8 +80,9 @@ class KPSLoss(EpochAware, CountBasedLoss):
             self.require_epoch() >= self.ga_epoch
 
     def per_sample(self, x: Tensor, target: Tensor) -> Tensor:
+        counts = self.require_class_counts(x.shape[1])
         r, m, s = (v.to(x) for v in kps_parameters(
-            self.counts(x.shape[1]), self.n_base, self.s_base, self.m_max))
+            counts, self.n_base, self.s_base, self.m_max))
         z_hat = r * x - m * target
         scale = (target @ s)[:, None] if self.ga_active() else self.s_base
         return soft_cross_entropy(scale * z_hat, target)

@@ -48,12 +48,12 @@ class LADELoss(CountBasedLoss):
         super().__init__(class_counts, reduction, loss_weight)
 
     def per_sample(self, x: Tensor, target: Tensor) -> Tensor:
-        prior = log_prior(self.counts(x.shape[1])).to(x)
+        prior = log_prior(self.require_class_counts(x.shape[1])).to(x)
         return soft_cross_entropy(x + prior, target)
 
     def extra_loss(self, x: Tensor, target: Tensor) -> Tensor:
         n, num_classes = x.shape
-        counts = self.counts(num_classes)
+        counts = self.require_class_counts(num_classes)
         pi = (counts / counts.sum()).to(x)
         member = torch.nn.functional.one_hot(
             target.argmax(dim=1), num_classes).to(x)  # N x C

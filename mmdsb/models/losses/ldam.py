@@ -5,8 +5,9 @@ from mmpretrain.registry import MODELS
 from torch import Tensor
 
 from .class_balanced import effective_number_weights
+from ...guards import fraction, positive_number
 from .class_counts import (CountBasedLoss, CountsLike, EpochAware,
-                           check_positive, soft_cross_entropy)
+                           soft_cross_entropy)
 
 __all__ = ['LDAMLoss', 'ldam_margins']
 
@@ -49,14 +50,13 @@ class LDAMLoss(EpochAware, CountBasedLoss):
                  class_counts: Optional[CountsLike] = None,
                  reduction: str = 'mean',
                  loss_weight: float = 1.0):
-        check_positive('LDAMLoss', max_margin=max_margin, scale=scale)
+        max_margin = positive_number(max_margin, 'max_margin', 'LDAMLoss')
+        scale = positive_number(scale, 'scale', 'LDAMLoss')
         if drw_epoch is not None and (int(drw_epoch) != drw_epoch
                                       or drw_epoch < 0):
             raise ValueError(f'LDAMLoss: drw_epoch must be an integer >= 0 '
                              f'or None, got {drw_epoch}')
-        if not 0 <= drw_beta < 1:
-            raise ValueError(f'LDAMLoss: drw_beta must be in [0, 1), got '
-                             f'{drw_beta}')
+        drw_beta = fraction(drw_beta, 'drw_beta', 'LDAMLoss')
         self.max_margin, self.scale = max_margin, scale
         self.drw_epoch, self.drw_beta = drw_epoch, drw_beta
         super().__init__(class_counts, reduction, loss_weight)
@@ -66,14 +66,15 @@ class LDAMLoss(EpochAware, CountBasedLoss):
             self.require_epoch() >= self.drw_epoch
 
     def per_sample(self, x: Tensor, target: Tensor) -> Tensor:
-        m = ldam_margins(self.counts(x.shape[1]), self.max_margin).to(x)
+        counts = self.require_class_counts(x.shape[1])
+        m = ldam_margins(counts, self.max_margin).to(x)
         return soft_cross_entropy(self.scale * (x - m * target), target)
 
     def forward(self, cls_score, label, weight=None, **kwargs):
         if weight is None and self.drw_active():
-            num_classes = cls_score.shape[1]
-            w = effective_number_weights(
-                self.counts(num_classes), self.drw_beta).to(cls_score.device)
+            counts = self.require_class_counts(cls_score.shape[1])
+            w = effective_number_weights(counts, self.drw_beta).to(
+                cls_score.device)
             if label.dim() == 1:
                 weight = w[label]
             else:

@@ -6,8 +6,8 @@ from typing import Optional
 from mmpretrain.registry import MODELS
 from torch import Tensor
 
-from .class_counts import (CountBasedLoss, CountsLike, check_positive,
-                           soft_cross_entropy)
+from ...guards import positive_number
+from .class_counts import CountBasedLoss, CountsLike, soft_cross_entropy
 
 __all__ = ['LogitAdjustedLoss', 'BalancedSoftmaxLoss', 'log_prior']
 
@@ -32,12 +32,11 @@ class LogitAdjustedLoss(CountBasedLoss):
                  class_counts: Optional[CountsLike] = None,
                  reduction: str = 'mean',
                  loss_weight: float = 1.0):
-        check_positive('LogitAdjustedLoss', tau=tau)
-        self.tau = tau
+        self.tau = positive_number(tau, 'tau', 'LogitAdjustedLoss')
         super().__init__(class_counts, reduction, loss_weight)
 
     def per_sample(self, x: Tensor, target: Tensor) -> Tensor:
-        prior = log_prior(self.counts(x.shape[1])).to(x)
+        prior = log_prior(self.require_class_counts(x.shape[1])).to(x)
         return soft_cross_entropy(x + self.tau * prior, target)
 
 
@@ -49,5 +48,5 @@ class BalancedSoftmaxLoss(CountBasedLoss):
     """
 
     def per_sample(self, x: Tensor, target: Tensor) -> Tensor:
-        prior = log_prior(self.counts(x.shape[1])).to(x)
+        prior = log_prior(self.require_class_counts(x.shape[1])).to(x)
         return soft_cross_entropy(x + prior, target)

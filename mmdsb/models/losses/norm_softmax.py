@@ -3,7 +3,8 @@ temperature (paper App. F.1, eq. 5)."""
 from mmpretrain.registry import MODELS
 from torch import Tensor
 
-from .class_counts import PerSampleLoss, check_positive, soft_cross_entropy
+from ...guards import positive_number
+from .class_counts import PerSampleLoss, soft_cross_entropy
 
 __all__ = ['NormSoftmaxLoss']
 
@@ -26,8 +27,8 @@ class NormSoftmaxLoss(PerSampleLoss):
                  reduction: str = 'mean',
                  loss_weight: float = 1.0):
         super().__init__(reduction, loss_weight)
-        check_positive('NormSoftmaxLoss', temperature=temperature)
-        self.temperature = temperature
+        self.temperature = positive_number(temperature, 'temperature',
+                                           'NormSoftmaxLoss')
 
     def per_sample(self, x: Tensor, target: Tensor) -> Tensor:
         return soft_cross_entropy(x / self.temperature, target)

@@ -3,7 +3,8 @@
 from mmpretrain.registry import MODELS
 from torch import Tensor
 
-from .class_counts import PerSampleLoss, check_positive, soft_cross_entropy
+from ...guards import positive_number
+from .class_counts import PerSampleLoss, soft_cross_entropy
 
 __all__ = ['SoftTripleLoss']
 
@@ -30,7 +31,7 @@ class SoftTripleLoss(PerSampleLoss):
                  reduction: str = 'mean',
                  loss_weight: float = 1.0):
         super().__init__(reduction, loss_weight)
-        check_positive('SoftTripleLoss', scale=scale)
+        scale = positive_number(scale, 'scale', 'SoftTripleLoss')
         if not margin >= 0:
             raise ValueError(f'SoftTripleLoss: margin must be >= 0, got '
                              f'{margin}')
