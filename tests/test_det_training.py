@@ -2,6 +2,7 @@
 digit fixture: stages, bank contents, every supported form, resume."""
 import glob
 import json
+import logging
 import math
 import os.path as osp
 
@@ -173,6 +174,10 @@ def test_epoch_length_under_the_aspect_ratio_batch_sampler(digits, tmp_path):
                    log_level='INFO')
     hook, = [h for h in runner.hooks if type(h).__name__ == 'DSBHook']
     assert hook.iters_per_epoch == 4
-    with open(glob.glob(osp.join(runner.log_dir, '*.log'))[0]) as f:
+    # The logger's own file: Runners built within the same second share
+    # one logger (named by the timestamp), whose file is the first one's.
+    log_file, = [h.baseFilename for h in runner.logger.handlers
+                 if isinstance(h, logging.FileHandler)]
+    with open(log_file) as f:
         assert 're-weighting starts when a bank is full and from iteration ' \
             '5' in f.read()
