@@ -171,11 +171,13 @@ def test_epoch_length_under_the_aspect_ratio_batch_sampler(digits, tmp_path):
     runner = train(faster_rcnn(), digits, tmp_path,
                    batch_sampler=dict(type='AspectRatioBatchSampler'),
                    train_cfg=dict(type='IterBasedTrainLoop', max_iters=1),
-                   log_level='INFO')
+                   log_level='INFO',
+                   # Runners built within the same second otherwise share
+                   # one logger (named by the timestamp), with the first
+                   # one's level and file.
+                   experiment_name=f'epoch_length_{tmp_path.name}')
     hook, = [h for h in runner.hooks if type(h).__name__ == 'DSBHook']
     assert hook.iters_per_epoch == 4
-    # The logger's own file: Runners built within the same second share
-    # one logger (named by the timestamp), whose file is the first one's.
     log_file, = [h.baseFilename for h in runner.logger.handlers
                  if isinstance(h, logging.FileHandler)]
     with open(log_file) as f:

@@ -1,6 +1,7 @@
 """DSBHook in real mmengine Runners on the long-tailed digits."""
 import copy
 import os.path as osp
+import uuid
 
 import pytest
 import torch
@@ -58,6 +59,9 @@ def train(cfg, *hooks):
 def digits_cfg(work_dir, max_epochs=4, warmup_epochs=2, **hook_kwargs):
     cfg = Config.fromfile(DEMO)
     cfg.work_dir = str(work_dir)
+    # A logger of its own: runners built within the same second otherwise
+    # share one (named by the timestamp), with the first one's file.
+    cfg.experiment_name = f'dsb_hook_{uuid.uuid4().hex}'
     # No random augmentation, so that an interrupted run can match exactly.
     cfg.train_dataloader.dataset.pipeline = cfg.test_pipeline
     cfg.train_cfg = dict(by_epoch=True, max_epochs=max_epochs,
