@@ -474,6 +474,9 @@ class FeatureBank:
         """Restore a pool saved by :meth:`state_dict` and re-derive the
         statistics. The bank must have the same capacity, dimension and
         number of classes."""
+        if 'keys' in state:
+            raise ValueError('the saved bank is a per-sample bank (it holds '
+                             'sample keys), not a FIFO queue')
         for key, why in _MISMATCH.items():
             if int(state[key]) != getattr(self, key):
                 raise ValueError(

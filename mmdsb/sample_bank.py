@@ -62,6 +62,11 @@ class SampleBank(FeatureBank):
         # The FIFO cursor means nothing here: a slot is held when its label
         # is not -1, which only the device knows.
         del self.head, self.size
+        # Host-side fill state, which DSBHook reads every iteration without
+        # a device read: the pushes so far, and whether a whole epoch of
+        # them has passed (set by the hook, which knows the epoch length).
+        self.pushes = 0
+        self.filled = False
 
     @property
     def num_samples(self) -> int:
@@ -138,6 +143,7 @@ class SampleBank(FeatureBank):
         if valid is not None and tuple(valid.shape) != (n, ):
             raise ValueError(f'valid must be a 1-D mask with one entry per '
                              f'sample ({n}), got shape {tuple(valid.shape)}')
+        self.pushes += 1
         if not n:
             return
         feats = feats.detach().to(self.device, torch.float32)
@@ -179,12 +185,18 @@ class SampleBank(FeatureBank):
             labels=labels.cpu(),
             num_samples=self.num_samples,
             dim=self.dim,
-            num_classes=self.num_classes)
+            num_classes=self.num_classes,
+            pushes=self.pushes,
+            filled=self.filled)
 
     def load_state_dict(self, state: Dict[str, Union[Tensor, int]]) -> None:
         """Restore a bank saved by :meth:`state_dict` and re-derive the
         statistics. The bank must have the same number of samples,
         dimension and number of classes."""
+        if 'keys' not in state:
+            raise ValueError(
+                'the saved bank is a FIFO queue (no sample keys), not a '
+                'per-sample bank')
         for key, why in _SAMPLE_MISMATCH.items():
             if int(state[key]) != getattr(self, key):
                 raise ValueError(
@@ -214,4 +226,6 @@ class SampleBank(FeatureBank):
         self.labels.fill_(-1)
         self.feats[keys] = feats.to(self.device, torch.float32)
         self.labels[keys] = labels.to(self.device)
+        self.pushes = int(state.get('pushes', 0))
+        self.filled = bool(state.get('filled', n == self.num_samples))
         self.refresh()

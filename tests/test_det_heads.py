@@ -50,14 +50,16 @@ def test_one_entry_per_instance_own_box_else_mean_of_positives():
     # The classifier input of a RoI is its box, so each entry is readable.
     with_gt = sampling_results(add_gt_as_proposals=True)
     rois = bbox2roi([res.priors for res in with_gt])
-    feats, labels, images = roi_instance_features(rois[:, 1:], with_gt)
+    feats, labels, images, instances = roi_instance_features(
+        rois[:, 1:], with_gt)
     assert labels.tolist() == [3, 7, 3]
     assert images.tolist() == [0, 0, 1]
+    assert instances.tolist() == [0, 1, 0]  # A, B of image 0; C of 1
     assert feats.tolist() == [b for boxes, _ in GTS for b in boxes]
 
     without_gt = sampling_results(add_gt_as_proposals=False)
     rois = bbox2roi([res.priors for res in without_gt])
-    feats, labels, _ = roi_instance_features(rois[:, 1:], without_gt)
+    feats, labels, _, _ = roi_instance_features(rois[:, 1:], without_gt)
     assert labels.tolist() == [3, 7, 3]
     assert feats.tolist() == [[10., 10.5, 30., 30.5], [41., 40., 61., 60.],
                               [6., 31., 26., 51.]]

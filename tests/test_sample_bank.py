@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import torch
 
+from mmdsb.feature_bank import FeatureBank
 from mmdsb.sample_bank import SampleBank
 from mmdsb.semantic_scale import (centre_distance_sums, class_volumes,
                                   dsb_weights, scales_from_volumes,
@@ -191,9 +192,13 @@ def test_state_dict_round_trip_and_mismatch_errors():
                   torch.randint(0, N, (5, ), generator=g))
     state = bank.state_dict()
     assert set(state) == {'keys', 'feats', 'labels', 'num_samples', 'dim',
-                          'num_classes'}
+                          'num_classes', 'pushes', 'filled'}
+    assert (state['pushes'], state['filled']) == (10, False)
+    bank.filled = True  # as DSBHook marks it after one epoch
+    state = bank.state_dict()
     other = SampleBank(N, d, C)
     other.load_state_dict(state)
+    assert (other.pushes, other.filled) == (10, True)
     assert torch.equal(bank.keys(), other.keys())
     for a, b in zip(bank.ordered(), other.ordered()):
         assert torch.equal(a, b)
@@ -219,6 +224,10 @@ def test_state_dict_round_trip_and_mismatch_errors():
     outside = dict(state, keys=state['keys'] + N)
     with pytest.raises(ValueError, match=r'keys outside \[0, 30\)'):
         SampleBank(N, d, C).load_state_dict(outside)
+    with pytest.raises(ValueError, match='FIFO queue'):
+        SampleBank(N, d, C).load_state_dict(FeatureBank(N, d, C).state_dict())
+    with pytest.raises(ValueError, match='per-sample bank'):
+        FeatureBank(N, d, C).load_state_dict(state)
     short = dict(state, feats=state['feats'][1:])
     with pytest.raises(ValueError, match='features of shape'):
         SampleBank(N, d, C).load_state_dict(short)

@@ -10,6 +10,8 @@ spaces.
 """
 from typing import Optional
 
+from .sample_keys import DatasetIndexKeys, SampleKeys
+
 __all__ = ['DSBConsumer']
 
 
@@ -20,7 +22,9 @@ class DSBConsumer:
     batch_ids)`` once per training iteration and, when that returns class
     weights, applies them to its loss. ``batch_ids`` (the position in the
     rank's batch of the sample each row comes from) lets the weighter keep
-    the sampler's padding out of the bank.
+    the sampler's padding out of a FIFO bank and find each row's slot in a
+    per-sample bank (with ``instance_ids`` where a sample has several
+    rows).
     """
 
     # Set by DSBHook; a plain attribute, not a module or buffer, so that
@@ -36,6 +40,13 @@ class DSBConsumer:
         the number of distinct samples (e.g. one entry per object instance
         in detection); ``None`` keeps the hook's default."""
         return None
+
+    def dsb_sample_keys(self, dataset) -> SampleKeys:
+        """The key table of a per-sample bank (``bank_policy='per_sample'``
+        in DSBHook): by default one slot per distinct sample of
+        ``dataset``, keyed by ``sample_idx``. A consumer with several bank
+        entries per sample (detection: instances) returns its own."""
+        return DatasetIndexKeys(dataset)
 
     def dsb_checked_weighter(self, num_classes: int):
         """The weighter DSBHook attached, checked against the consumer's

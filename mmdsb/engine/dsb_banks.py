@@ -5,6 +5,7 @@ from typing import Dict, Optional
 from mmengine.model import is_model_wrapper
 
 from ..dataset_checks import describe_dataset
+from ..sample_bank import SampleBank
 from .consumer import DSBConsumer
 from .weighter import SemanticScaleWeighter
 
@@ -12,6 +13,9 @@ __all__ = [
     'find_consumers', 'distinct_samples', 'consumer_num_classes',
     'bank_capacity', 'restore_banks'
 ]
+
+# The bank_policy of DSBHook, by whether the bank is a SampleBank.
+POLICY_NAMES = {False: 'fifo', True: 'per_sample'}
 
 
 def find_consumers(model) -> Dict[str, DSBConsumer]:
@@ -92,6 +96,14 @@ def restore_banks(weighters: Dict[str, SemanticScaleWeighter],
                 f'DSB [{name}]: the checkpoint has no feature bank (saved '
                 'by a run without DSB, or before DSB was added); the bank '
                 'fills again (stage 1) before re-weighting')
+            continue
+        saved, used = (POLICY_NAMES['keys' in state['bank']],
+                       POLICY_NAMES[isinstance(weighter.bank, SampleBank)])
+        if saved != used:
+            logger.warning(
+                f'DSB [{name}]: the checkpoint holds a {saved} bank but '
+                f'this run uses bank_policy={used!r}; the bank fills again '
+                '(stage 1) before re-weighting')
             continue
         weighter.load_state_dict(state)
         logger.info(f'DSB [{name}]: restored {len(weighter.bank)} samples '

@@ -7,10 +7,11 @@ from mmengine.registry import HOOKS, TASK_UTILS
 from mmengine.runner import IterBasedTrainLoop
 
 from ..guards import positive_int
-from .dsb_banks import (bank_capacity, consumer_num_classes, distinct_samples,
-                        find_consumers, restore_banks)
+from .dsb_banks import (POLICY_NAMES, bank_capacity, consumer_num_classes,
+                        distinct_samples, find_consumers, restore_banks)
 from .dsb_reporter import DSBReporter, scale_table
 from .epoch_padding import LoaderEpochs
+from .sample_keys import SampleKeys
 from .stages import DSBStage
 from .weighter import SemanticScaleWeighter
 
@@ -64,6 +65,20 @@ class DSBHook(Hook):
     on different numbers of processes hold the same samples, in the same
     order up to the order of the entries of one iteration.
 
+    ``bank_policy='per_sample'`` replaces the FIFO queue by a bank with one
+    slot per sample (:class:`~mmdsb.sample_bank.SampleBank`; detection: one
+    per ground-truth instance), where each sample's latest feature
+    replaces its previous one. After the first epoch it holds every sample
+    seen exactly once, whatever the sampler, its padding or the number of
+    processes, instead of a one-epoch window that holds a sample 0, 1 or 2
+    times. Its keys come from the data samples (``sample_idx``, and
+    ``img_id`` in detection) and travel with the features between ranks.
+    It counts as filled after one pass over the training loader (what the
+    sampler yields in one epoch); samples still without a
+    feature then (filtered out, or never matched by a detector's
+    assigner) are logged once, by count, and stay out of the scales until
+    they have one.
+
     Args:
         weighter: config of (or a) :class:`SemanticScaleWeighter`.
         warmup_epochs: ``n``; re-weighting starts at epoch ``n + 1``.
@@ -71,7 +86,9 @@ class DSBHook(Hook):
         reweight: ``False`` keeps the bank and logs the semantic scales
             without re-weighting (the plain twin of a DSB run).
         num_classes: number of classes; taken from the DSB heads if unset.
-        capacity: size of every bank; one epoch of samples if unset.
+        capacity: size of every FIFO bank; one epoch of samples if unset.
+        bank_policy: ``'fifo'`` (the paper's queue of one epoch) or
+            ``'per_sample'`` (the latest feature of every sample).
         refresh_interval: iterations between exact re-derivations of the
             bank's statistics in iteration-based training.
         num_weakest: how many of the weakest classes the summary names.
@@ -88,7 +105,8 @@ class DSBHook(Hook):
                  num_classes: Optional[int] = None,
                  capacity: Optional[int] = None,
                  refresh_interval: Optional[int] = None,
-                 num_weakest: int = 5):
+                 num_weakest: int = 5,
+                 bank_policy: str = 'fifo'):
         for name, value in (('warmup_epochs', warmup_epochs),
                             ('warmup_iters', warmup_iters),
                             ('num_classes', num_classes),
@@ -97,6 +115,14 @@ class DSBHook(Hook):
                             ('num_weakest', num_weakest)):
             if value is not None:
                 positive_int(value, name, 'DSBHook')
+        if bank_policy not in POLICY_NAMES.values():
+            raise ValueError(f"bank_policy must be 'fifo' or 'per_sample', "
+                             f'got {bank_policy!r}')
+        if bank_policy == 'per_sample' and capacity is not None:
+            raise ValueError(
+                "capacity sizes a FIFO bank; bank_policy='per_sample' has "
+                'one slot per sample of the training set')
+        self.per_sample = bank_policy == 'per_sample'
         if isinstance(weighter, dict):
             weighter = TASK_UTILS.build(weighter)
         if not isinstance(weighter, SemanticScaleWeighter):
@@ -112,26 +138,34 @@ class DSBHook(Hook):
         self.reporter = DSBReporter(num_weakest)
         self._checkpoint: Optional[dict] = None
         self._stages: Dict[str, DSBStage] = {}
+        self._keys: Dict[str, SampleKeys] = {}
 
     # ----------------------------------------------------------- set up
     def before_train(self, runner) -> None:
         consumers = find_consumers(runner.model)
         dataset = runner.train_dataloader.dataset
         n_distinct = distinct_samples(dataset)
-        self.weighters = {}
+        self.weighters, self._keys = {}, {}
         for i, (name, head) in enumerate(consumers.items()):
             weighter = self.weighter if i == 0 else \
                 self.weighter.fresh_copy()
             num_classes = consumer_num_classes(name, head, self.num_classes)
-            capacity = self.capacity or bank_capacity(head, dataset)
             device = next(iter(head.parameters()), torch.empty(0)).device
-            weighter.init_bank(capacity, num_classes, device)
+            if self.per_sample:
+                self._keys[name] = head.dsb_sample_keys(dataset)
+                size = self._keys[name].num_samples
+                weighter.init_sample_bank(size, num_classes, device)
+            else:
+                size = self.capacity or bank_capacity(head, dataset)
+                weighter.init_bank(size, num_classes, device)
             head.dsb_weighter = weighter
             self.weighters[name] = weighter
             runner.logger.info(
-                f'DSB [{name}]: bank of {capacity} samples x '
-                f'{weighter.bank_dim} dims for {num_classes} classes on '
-                f'{device}, {weighter.bank.nbytes() / 2**20:.3g} MiB')
+                f'DSB [{name}]: ' +
+                ('per-sample bank of ' if self.per_sample else 'bank of ') +
+                f'{size} samples x {weighter.bank_dim} dims for '
+                f'{num_classes} classes on {device}, '
+                f'{weighter.bank.nbytes() / 2**20:.3g} MiB')
         # Only a resumed run continues with the saved pools; one that only
         # loads weights (load_from without resume: fine-tuning) starts new
         # ones. Its loop starts at iteration 0, not at the checkpoint's.
@@ -163,7 +197,7 @@ class DSBHook(Hook):
     # ----------------------------------------------------------- stages
     def _stage_of(self, runner,
                   weighter: SemanticScaleWeighter) -> DSBStage:
-        if not weighter.bank.is_full:
+        if not self._filled(weighter):
             return DSBStage.FILL
         if self.by_epoch:
             warm = runner.epoch + 1 > self.warmup_epochs
@@ -178,13 +212,25 @@ class DSBHook(Hook):
                 if len(weighter.bank):
                     weighter.bank.refresh()
 
+    def _filled(self, weighter: SemanticScaleWeighter) -> bool:
+        """A FIFO bank is filled once it holds ``capacity`` samples, a
+        per-sample bank after one pass over the training loader."""
+        bank = weighter.bank
+        if not weighter.per_sample:
+            return bank.is_full
+        if not bank.filled and bank.pushes >= self.epochs.loader_len:
+            bank.filled = True
+        return bank.filled
+
     def before_train_iter(self,
                           runner,
                           batch_idx: int,
                           data_batch: DATA_BATCH = None) -> None:
         refresh = (not self.by_epoch and runner.iter > 0
                    and runner.iter % self._refresh_every == 0)
-        if self.by_epoch:
+        if self.per_sample:
+            kept = None  # a repeated sample overwrites its own slot
+        elif self.by_epoch:
             kept = self.epochs.kept_rows(runner.epoch, batch_idx)
         else:
             kept = self.epochs.kept_rows(
@@ -193,19 +239,47 @@ class DSBHook(Hook):
             if refresh:
                 weighter.bank.refresh()
             weighter.kept_rows = kept
+            if self.per_sample:
+                weighter.batch_keys = self._batch_keys(
+                    runner, name, data_batch)
             stage = self._stage_of(runner, weighter)
             if stage != self._stages.get(name):
                 self._log_stage(runner, name, weighter, stage)
                 self._stages[name] = stage
             weighter.stage = stage
 
+    def _batch_keys(self, runner, name: str, data_batch: DATA_BATCH):
+        """The first bank key of each sample of this rank's batch."""
+        samples = data_batch.get('data_samples') if isinstance(
+            data_batch, dict) else None
+        if samples is None:
+            raise ValueError(
+                "DSBHook with bank_policy='per_sample' reads the keys of "
+                'the samples from data_batch["data_samples"], which this '
+                'training loop does not provide')
+        table = self._keys[name]
+        keys = table.batch_keys(samples)
+        for note in table.notes():
+            runner.logger.warning(f'DSB [{name}]: {note}')
+        return keys
+
     def _log_stage(self, runner, name: str, weighter: SemanticScaleWeighter,
                    stage: DSBStage) -> None:
         where = (f'epoch {runner.epoch + 1}, ' if self.by_epoch else
                  '') + f'iteration {runner.iter + 1}'
-        what = stage.describe(len(weighter.bank), weighter.bank.capacity)
+        bank = weighter.bank
+        what = stage.describe(len(bank), bank.capacity,
+                              weighter.per_sample)
         runner.logger.info(
             f'DSB [{name}]: stage {int(stage)} starts at {where}: {what}')
+        unseen = bank.capacity - len(bank)
+        if weighter.per_sample and stage > DSBStage.FILL and unseen:
+            runner.logger.warning(
+                f'DSB [{name}]: after one epoch {unseen} of the '
+                f'{bank.capacity} samples have no feature in the bank '
+                '(filtered or dropped by the pipeline, or never matched '
+                "by the detector's assigner); they stay out of the "
+                'semantic scales until they have one')
 
     # ---------------------------------------------------------- reports
     def after_train_epoch(self, runner) -> None:

@@ -9,6 +9,7 @@ from torch import Tensor
 
 from ..feature_bank import FeatureBank
 from ..guards import positive_int
+from ..sample_bank import SampleBank
 from ..semantic_scale import USABLE_RTOL
 from .channel_pooling import pool_channels
 from .gather import gather_rows
@@ -102,8 +103,11 @@ class SemanticScaleWeighter:
         self.stage = DSBStage.FILL
         # Per row of this rank's batch, whether it is a real sample rather
         # than the sampler's padding (None: all); set by DSBHook per
-        # iteration.
+        # iteration for a FIFO bank.
         self.kept_rows: Optional[Sequence[bool]] = None
+        # For a per-sample bank: the first bank key of each sample of this
+        # rank's batch, set by DSBHook per iteration.
+        self.batch_keys: Optional[Tensor] = None
         self.warnings = WarningCounts()
 
     def __deepcopy__(self, memo) -> 'SemanticScaleWeighter':
@@ -114,14 +118,26 @@ class SemanticScaleWeighter:
         """A weighter with the same settings and no pool."""
         new = copy.copy(self)
         new.bank, new.feat_dim, new.stage = None, None, DSBStage.FILL
-        new.kept_rows = None
+        new.kept_rows, new.batch_keys = None, None
         new.warnings = WarningCounts()
         return new
 
     def init_bank(self, capacity: int, num_classes: int,
                   device: torch.device) -> None:
+        """A FIFO pool of the last ``capacity`` samples (the paper's)."""
         self.bank = FeatureBank(capacity, self.bank_dim, num_classes,
                                 self.eps, device)
+
+    def init_sample_bank(self, num_samples: int, num_classes: int,
+                         device: torch.device) -> None:
+        """A pool of the latest feature of each of ``num_samples``
+        samples."""
+        self.bank = SampleBank(num_samples, self.bank_dim, num_classes,
+                               self.eps, device)
+
+    @property
+    def per_sample(self) -> bool:
+        return isinstance(self._bank(), SampleBank)
 
     @property
     def num_classes(self) -> int:
@@ -138,7 +154,8 @@ class SemanticScaleWeighter:
     def observe(self,
                 feats: Tensor,
                 labels: Tensor,
-                batch_ids: Optional[Tensor] = None) -> Optional[Tensor]:
+                batch_ids: Optional[Tensor] = None,
+                instance_ids: Optional[Tensor] = None) -> Optional[Tensor]:
         """Feed one training batch; return ``(C,)`` class weights in the
         re-weighting stage, ``None`` before it.
 
@@ -148,38 +165,75 @@ class SemanticScaleWeighter:
             batch_ids: ``(n,)`` position in this rank's batch of the sample
                 each row comes from. Given, the rows of samples that the
                 sampler added as padding (see ``kept_rows``) stay out of
-                the bank; ``None`` keeps every row.
+                a FIFO bank; ``None`` keeps every row. A per-sample bank
+                needs them to find each row's key.
+            instance_ids: ``(n,)`` index of each row among the rows of its
+                sample (detection: the ground-truth instance in its
+                image), added to the sample's first key in a per-sample
+                bank; ``None``: one row per sample.
         """
         # The head's loss may run under AMP; the bank's float32 distances
         # and float64 statistics must not be cast down to fp16/bf16.
         device = feats.device.type
         if torch.amp.is_autocast_available(device):
             with torch.autocast(device, enabled=False):
-                return self._observe(feats, labels, batch_ids)
-        return self._observe(feats, labels, batch_ids)
+                return self._observe(feats, labels, batch_ids, instance_ids)
+        return self._observe(feats, labels, batch_ids, instance_ids)
 
     def _observe(self, feats: Tensor, labels: Tensor,
-                 batch_ids: Optional[Tensor]) -> Optional[Tensor]:
+                 batch_ids: Optional[Tensor],
+                 instance_ids: Optional[Tensor]) -> Optional[Tensor]:
         bank = self._bank()
         self._check_feature_dim(feats)
         x = pool_channels(feats, self.bank_dim)
-        x, y, kept = gather_rows(x, labels.to(x.device),
-                                 self._kept(batch_ids, x.device))
-        if x.shape[0] > bank.capacity:
-            raise ValueError(
-                f'one iteration brings {x.shape[0]} samples (all ranks) but '
-                f'the DSB feature bank holds only {bank.capacity}: raise '
-                'capacity in DSBHook (default: the samples of one epoch) or '
-                'lower the batch size')
+        if isinstance(bank, SampleBank):
+            # A repeated sample overwrites its own slot: no padding mask.
+            keys = self._row_keys(batch_ids, instance_ids, x.device)
+            x, y, _, keys = gather_rows(x, labels.to(x.device), keys=keys)
+            valid = self._finite(x)
+            bank.push(torch.where(valid[:, None], x, 0.), y, keys, valid)
+        else:
+            x, y, kept, _ = gather_rows(x, labels.to(x.device),
+                                        self._kept(batch_ids, x.device))
+            self._check_room(x.shape[0])
+            finite = self._finite(x)
+            valid = finite if kept is None else finite & kept
+            bank.push(torch.where(finite[:, None], x, 0.), y, valid=valid)
+        if self.stage < DSBStage.REWEIGHT:
+            return None
+        return self.class_weights()
+
+    def _finite(self, x: Tensor) -> Tensor:
+        """Per row, whether its features are finite; the others are
+        counted for the log."""
         finite = torch.isfinite(x).all(dim=1)
         bad = (~finite).sum()
         self.warnings.add('nonfinite_batches', bad > 0)
         self.warnings.add('nonfinite_features', bad)
-        valid = finite if kept is None else finite & kept
-        bank.push(torch.where(finite[:, None], x, 0.), y, valid=valid)
-        if self.stage < DSBStage.REWEIGHT:
-            return None
-        return self.class_weights()
+        return finite
+
+    def _row_keys(self, batch_ids: Optional[Tensor],
+                  instance_ids: Optional[Tensor],
+                  device: torch.device) -> Tensor:
+        """Per row, its slot in the per-sample bank."""
+        if batch_ids is None or self.batch_keys is None:
+            raise RuntimeError(
+                'a per-sample DSB bank needs the batch position of every '
+                'row (batch_ids) and the keys of the batch, which DSBHook '
+                'sets before each iteration')
+        keys = self.batch_keys.to(device)[batch_ids.to(device)]
+        if instance_ids is not None:
+            keys = keys + instance_ids.to(device)
+        return keys
+
+    def _check_room(self, n: int) -> None:
+        capacity = self._bank().capacity
+        if n > capacity:
+            raise ValueError(
+                f'one iteration brings {n} samples (all ranks) but the DSB '
+                f'feature bank holds only {capacity}: raise capacity in '
+                'DSBHook (default: the samples of one epoch) or lower the '
+                'batch size')
 
     def _check_feature_dim(self, feats: Tensor) -> None:
         dim = feats[0].numel() if feats.shape[0] else None

@@ -34,6 +34,7 @@ from torch import Tensor
 
 from ...engine.consumer import DSBConsumer
 from .instance_features import roi_instance_features
+from .instance_keys import InstanceKeys
 from .instances import (check_bank_room, foreground_weights,
                         instances_per_epoch)
 
@@ -66,6 +67,9 @@ class DSBBBoxHeadMixin(DSBConsumer):
     def dsb_samples_per_epoch(self, dataset) -> int:
         return instances_per_epoch(dataset)
 
+    def dsb_sample_keys(self, dataset) -> InstanceKeys:
+        return InstanceKeys(dataset)
+
     def loss_and_target(self,
                         cls_score: Tensor,
                         bbox_pred: Tensor,
@@ -88,10 +92,10 @@ class DSBBBoxHeadMixin(DSBConsumer):
                 f'{name} did not observe the input of fc_cls for the '
                 f'{cls_score.shape[0]} RoIs of this loss; the forward pass '
                 'must run fc_cls in training mode right before the loss')
-        feats, labels, images = roi_instance_features(
+        feats, labels, images, instances = roi_instance_features(
             x_cls.detach(), sampling_results)
         check_bank_room(weighter, feats.shape[0], name)
-        class_weights = weighter.observe(feats, labels, images)
+        class_weights = weighter.observe(feats, labels, images, instances)
 
         targets = self.get_targets(sampling_results, rcnn_train_cfg)
         roi_labels, label_weights, bbox_targets, bbox_weights = targets

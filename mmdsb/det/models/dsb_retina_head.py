@@ -16,6 +16,7 @@ from torch import Tensor
 
 from ...engine.consumer import DSBConsumer
 from .instance_features import anchor_instance_features
+from .instance_keys import InstanceKeys
 from .instances import (check_bank_room, foreground_weights,
                         instances_per_epoch)
 
@@ -48,6 +49,9 @@ class DSBRetinaHead(DSBConsumer, RetinaHead):
 
     def dsb_samples_per_epoch(self, dataset) -> int:
         return instances_per_epoch(dataset)
+
+    def dsb_sample_keys(self, dataset) -> InstanceKeys:
+        return InstanceKeys(dataset)
 
     def forward(self, x: Tuple[Tensor]) -> Tuple[List[Tensor]]:
         self._tower_outputs = []
@@ -86,12 +90,12 @@ class DSBRetinaHead(DSBConsumer, RetinaHead):
              batch_gt_instances_ignore=batch_gt_instances_ignore,
              return_sampling_results=True)
 
-        feats, labels, images = self._bank_entries(
+        feats, labels, images, instances = self._bank_entries(
             [f.detach() for f in tower_outputs], anchor_list,
             valid_flag_list, sampling_results, batch_gt_instances,
             batch_img_metas)
         check_bank_room(weighter, feats.shape[0], name)
-        class_weights = weighter.observe(feats, labels, images)
+        class_weights = weighter.observe(feats, labels, images, instances)
         if class_weights is not None:
             label_weights_list = [
                 foreground_weights(weights, level_labels, class_weights,
@@ -123,10 +127,11 @@ class DSBRetinaHead(DSBConsumer, RetinaHead):
                       sampling_results: List[SamplingResult],
                       batch_gt_instances: InstanceList,
                       batch_img_metas: List[dict]
-                      ) -> Tuple[Tensor, Tensor, Tensor]:
-        """One ``(feature, label, image)`` per ground-truth instance with
-        positive anchors in ``sampling_results``."""
-        feats, labels, images = [], [], []
+                      ) -> Tuple[Tensor, Tensor, Tensor, Tensor]:
+        """One ``(feature, label, image, instance)`` per ground-truth
+        instance with positive anchors in ``sampling_results``; the
+        instance is its index in the image's ``gt_instances``."""
+        feats, labels, images, instances = [], [], [], []
         for img, (res, gt, meta) in enumerate(
                 zip(sampling_results, batch_gt_instances, batch_img_metas)):
             # The sampling result indexes the anchors inside the image, the
@@ -141,4 +146,6 @@ class DSBRetinaHead(DSBConsumer, RetinaHead):
             feats.append(means[found])
             labels.append(gt.labels.to(found.device)[found])
             images.append(torch.full_like(labels[-1], img))
-        return torch.cat(feats), torch.cat(labels), torch.cat(images)
+            instances.append(found.nonzero().flatten())
+        return (torch.cat(feats), torch.cat(labels), torch.cat(images),
+                torch.cat(instances))

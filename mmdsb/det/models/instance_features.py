@@ -40,9 +40,10 @@ def mean_per_instance(feats: Tensor, gt_inds: Tensor,
 
 def roi_instance_features(
         x_cls: Tensor, sampling_results: List[SamplingResult]
-) -> Tuple[Tensor, Tensor, Tensor]:
-    """One ``(feature, label, image)`` per ground-truth instance with
-    sampled positive RoIs.
+) -> Tuple[Tensor, Tensor, Tensor, Tensor]:
+    """One ``(feature, label, image, instance)`` per ground-truth instance
+    with sampled positive RoIs; the instance is its index among the
+    image's ground truths.
 
     ``x_cls`` holds the classifier input of every sampled RoI, image by
     image, positives first (the order of ``bbox2roi`` over the sampling
@@ -50,7 +51,7 @@ def roi_instance_features(
     batch. The own box is the one view of the object that does not depend
     on the proposals; its positive RoIs are near-duplicates of it.
     """
-    feats, labels, images, start = [], [], [], 0
+    feats, labels, images, instances, start = [], [], [], [], 0
     for img, res in enumerate(sampling_results):
         num_pos = res.pos_inds.numel()
         pos = x_cls[start:start + num_pos]
@@ -67,14 +68,16 @@ def roi_instance_features(
         feats.append(means[found])
         labels.append(gt_labels[found])
         images.append(torch.full_like(labels[-1], img))
+        instances.append(found.nonzero().flatten())
     if start != x_cls.shape[0]:
         raise RuntimeError(
             f'the box head saw {x_cls.shape[0]} RoIs but the sampling '
             f'results hold {start}')
     if not feats:
         none = x_cls.new_zeros(0, dtype=torch.long)
-        return x_cls.new_zeros(0, x_cls.shape[1]), none, none
-    return torch.cat(feats), torch.cat(labels), torch.cat(images)
+        return x_cls.new_zeros(0, x_cls.shape[1]), none, none, none
+    return (torch.cat(feats), torch.cat(labels), torch.cat(images),
+            torch.cat(instances))
 
 
 def anchor_instance_features(level_feats: List[Tensor], anchor_ids: Tensor,
