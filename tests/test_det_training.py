@@ -183,3 +183,36 @@ def test_epoch_length_under_the_aspect_ratio_batch_sampler(digits, tmp_path):
     with open(log_file) as f:
         assert 're-weighting starts when a bank is full and from iteration ' \
             '5' in f.read()
+
+
+def instance_labels_by_hand(fixture, dataset) -> torch.Tensor:
+    """The label of every ground-truth instance, image by image in the
+    dataset's order and in annotation order within an image, from the
+    annotation file."""
+    with open(fixture['train_ann_file']) as f:
+        anns = json.load(f)['annotations']
+    by_image = {}
+    for ann in anns:
+        by_image.setdefault(ann['image_id'], []).append(
+            ann['category_id'] - 1)
+    return torch.tensor([
+        label for i in range(len(dataset))
+        for label in by_image[dataset.get_data_info(i)['img_id']]
+    ])
+
+
+@pytest.mark.parametrize('model', ['faster_rcnn', 'retinanet'])
+def test_per_sample_bank_has_one_slot_per_instance(model, digits, tmp_path):
+    hook = dict(dsb_hook(), bank_policy='per_sample')
+    runner = train(dict(faster_rcnn=faster_rcnn, retinanet=retinanet)[model](),
+                   digits, tmp_path, hook=hook, max_epochs=2)
+    head, = dsb_heads(runner)
+    bank = head.dsb_weighter.bank
+    truth = instance_labels_by_hand(digits, runner.train_dataloader.dataset)
+    assert bank.num_samples == len(truth) == sum(annotation_counts(digits))
+    # Every instance is held (each has a positive RoI or anchor on this
+    # fixture), each slot with its own instance's label.
+    feats, labels = bank.ordered()
+    assert torch.equal(bank.keys(), torch.arange(len(truth)))
+    assert torch.equal(labels, truth)
+    assert head.dsb_weighter.stage == 3

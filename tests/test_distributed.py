@@ -192,3 +192,98 @@ env_cfg = dict(dist_cfg=dict(backend='gloo'))
                        str(tmp_path / 'iters'))
     idx = match_rows(end, iters['end'])
     assert torch.equal(position[idx] // 64, torch.arange(n) // 64)
+
+
+# Saves what each rank's per-sample bank holds at the start of its first
+# epoch and at the end, with the training labels by dataset index.
+DUMP_SAMPLE_BANK_HOOK = '''
+import torch
+from mmengine.dist import get_rank
+from mmengine.hooks import Hook
+from mmengine.registry import HOOKS
+
+
+@HOOKS.register_module()
+class DumpSampleBank(Hook):
+    priority = 'LOWEST'
+
+    def __init__(self, out):
+        self.out, self.start = out, None
+
+    def _bank(self, runner):
+        bank = runner.model.module.head.dsb_weighter.bank
+        feats, labels = bank.ordered()
+        return dict(keys=bank.keys(), feats=feats, labels=labels,
+                    weights=runner.model.module.head.dsb_weighter
+                    .class_weights(record=False))
+
+    def before_train_epoch(self, runner):
+        if self.start is None:
+            self.start = self._bank(runner)
+
+    def after_train(self, runner):
+        dataset = runner.train_dataloader.dataset
+        truth = torch.tensor([dataset.get_data_info(i)['gt_label']
+                              for i in range(len(dataset))])
+        torch.save(dict(start=self.start, end=self._bank(runner),
+                        truth=truth), f'{self.out}.rank{get_rank()}.pt')
+'''
+
+
+def test_per_sample_bank_on_two_ranks_and_resumed_on_one(tmp_path):
+    """349 samples on 2 processes (DefaultSampler pads the epoch to 350):
+    each rank's per-sample bank holds every sample once, the same on both
+    ranks; resumed on one process from the epoch-1 checkpoint it holds the
+    same samples with the same features (learning rate 0)."""
+    (tmp_path / 'dump_sample_bank.py').write_text(DUMP_SAMPLE_BANK_HOOK)
+    for name in ('two', 'one'):
+        (tmp_path / f'{name}.py').write_text(f"""
+_base_ = ['{ROOT}/configs/demo/dsb_lenet5_digits-lt.py']
+custom_imports = dict(imports=['mmdsb', 'dump_sample_bank'])
+custom_hooks = [
+    dict(type='DSBHook', warmup_epochs=1, bank_policy='per_sample'),
+    dict(type='DumpSampleBank', out='{tmp_path}/{name}'),
+]
+train_dataloader = dict(
+    dataset=dict(imbalance_ratio=45, pipeline={{{{_base_.test_pipeline}}}}))
+optim_wrapper = dict(optimizer=dict(lr=0.0, momentum=0.0))
+train_cfg = dict(max_epochs=2, val_interval=3)
+param_scheduler = []
+default_hooks = dict(checkpoint=dict(interval=1, max_keep_ckpts=2))
+env_cfg = dict(dist_cfg=dict(backend='gloo'))
+""")
+    env = dict(os.environ, OMP_NUM_THREADS='1',
+               PYTHONPATH=f'{tmp_path}{os.pathsep}{ROOT}')
+    for name, procs, args in (
+            ('two', 2, []),
+            ('one', 1, ['--resume', str(tmp_path / 'two' / 'epoch_1.pth')])):
+        proc = subprocess.run(
+            ['bash', osp.join(ROOT, 'tools', 'dist_train.sh'),
+             str(tmp_path / f'{name}.py'), str(procs), '--work-dir',
+             str(tmp_path / name), *args],
+            cwd=ROOT, env=dict(env, PORT=str(free_port())),
+            capture_output=True, text=True, timeout=600)
+        assert proc.returncode == 0, \
+            proc.stdout[-3000:] + proc.stderr[-3000:]
+    n = 349
+    rank0, rank1 = [
+        torch.load(tmp_path / f'two.rank{r}.pt', weights_only=True)
+        for r in (0, 1)
+    ]
+    one = torch.load(tmp_path / 'one.rank0.pt', weights_only=True)
+    for key in ('keys', 'feats', 'labels', 'weights'):
+        assert torch.equal(rank0['end'][key], rank1['end'][key]), key
+    assert torch.equal(rank0['end']['keys'], torch.arange(n))
+    assert torch.equal(rank0['end']['labels'], rank0['truth'])
+    # The resumed run starts from the 2-process bank and, keyed by sample,
+    # ends with the same rows.
+    saved = torch.load(tmp_path / 'two' / 'epoch_1.pth',
+                       weights_only=False)['dsb_bank']['bank']
+    assert torch.equal(one['start']['keys'], saved['keys'])
+    assert torch.equal(one['start']['feats'], saved['feats'])
+    assert torch.equal(one['end']['keys'], torch.arange(n))
+    assert torch.equal(one['end']['labels'], rank0['truth'])
+    assert torch.allclose(one['end']['feats'], rank0['end']['feats'],
+                          atol=1e-5)
+    assert torch.allclose(one['end']['weights'], rank0['end']['weights'],
+                          atol=1e-5)
