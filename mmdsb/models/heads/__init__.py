@@ -9,6 +9,7 @@ from .dsb_head import (DSBHeadMixin, DSBLeViTClsHead, DSBLinearClsHead,
 from .fbl_head import DSBFBLClsHead, FBLClsHead
 from .lws_head import DSBLWSLinearClsHead, LWSLinearClsHead
 from .soft_triple_head import DSBSoftTripleHead, SoftTripleHead
+from .tde_head import TDEClsHead
 
 # ClassCountsHook checks the num_classes of every mmpretrain head.
 ClassifierHead.register(ClsHead)
@@ -18,5 +19,6 @@ __all__ = [
     'DSBVisionTransformerClsHead', 'DSBLeViTClsHead', 'DSBVigClsHead',
     'CosineClsHead', 'FBLClsHead', 'LWSLinearClsHead', 'SoftTripleHead',
     'DSBCosineClsHead', 'DSBFBLClsHead', 'DSBLWSLinearClsHead',
-    'DSBSoftTripleHead', 'sample_weights', 'check_sample_labels'
+    'DSBSoftTripleHead', 'sample_weights', 'check_sample_labels',
+    'TDEClsHead'
 ]
