@@ -187,3 +187,20 @@ def test_concatenated_sets_are_refused(tmp_path):
     with pytest.raises(ValueError, match='ConcatDataset'):
         Runner.from_cfg(cfg).train()
     assert DATASETS.get('ConcatDataset') is not None
+
+
+def test_iteration_based_stages(tmp_path):
+    # An "epoch" is ceil(342 / 32) = 11 iterations: filled after 11 pushes,
+    # re-weighting from iteration 13 (warm-up 12 iterations).
+    cfg = per_sample_cfg(tmp_path)
+    cfg.custom_hooks[0] = dict(type='DSBHook', warmup_iters=12,
+                               bank_policy='per_sample')
+    cfg.train_cfg = dict(by_epoch=False, max_iters=14, val_interval=1000)
+    cfg.train_dataloader.sampler = dict(type='InfiniteSampler', shuffle=True)
+    cfg.default_hooks.checkpoint = dict(type='CheckpointHook', interval=1000,
+                                        by_epoch=False)
+    recorder = Recorder()
+    runner = Runner.from_cfg(cfg)
+    runner.register_hook(recorder)
+    runner.train()
+    assert recorder.stages == [1] * 11 + [2] + [3] * 2

@@ -86,6 +86,9 @@ NOT_RUN = {
     'python tools/analysis_tools/benchmark_bank.py --scales --train-step':
     'trains ResNeXt-50 steps for a GPU measurement (tests/'
     'test_benchmark_bank.py runs the step at a small scale)',
+    'python tools/analysis_tools/compare_bank_policies.py --seeds 0 1 2':
+    'eighteen full training runs of the two demos (over an hour on two '
+    'cores); tests/test_compare_bank_policies.py runs its short form',
     'python -m pytest tests/test_dml_datasets.py -q':
     'a part of the test suite',
     'python tools/analysis_tools/benchmark_retrieval_memory.py --n 24000':

@@ -214,11 +214,15 @@ class DSBHook(Hook):
 
     def _filled(self, weighter: SemanticScaleWeighter) -> bool:
         """A FIFO bank is filled once it holds ``capacity`` samples, a
-        per-sample bank after one pass over the training loader."""
+        per-sample bank after one epoch: one pass over the training loader
+        (``drop_last`` included), or ``iters_per_epoch`` iterations when
+        iteration-based."""
         bank = weighter.bank
         if not weighter.per_sample:
             return bank.is_full
-        if not bank.filled and bank.pushes >= self.epochs.loader_len:
+        epoch = self.epochs.loader_len if self.by_epoch else \
+            self.iters_per_epoch
+        if not bank.filled and bank.pushes >= epoch:
             bank.filled = True
         return bank.filled
 
