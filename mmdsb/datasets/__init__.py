@@ -11,6 +11,8 @@ from .mini_imagenet import MiniImageNetRetrieval
 from .mnist_lt import MNIST_LT_COUNTS, MNISTLT, read_idx
 from .samplers import (CBENSampler, ClassAwareSampler,
                        cben_class_probabilities)
+from .reversed_sampler import ReversedSampler, reversed_class_probabilities
+from .bilateral_sampler import BilateralSampler
 
 __all__ = [
     'DigitsLT', 'long_tailed_counts', 'CIFAR10LT', 'CIFAR100LT',
@@ -19,4 +21,7 @@ __all__ = [
     'INaturalist2018', 'MSCOCOGLT', 'read_split_list', 'ClassDisjointDataset',
     'disjoint_long_tailed_counts', 'seeded_class_subset', 'CUBRetrieval',
     'StanfordCarsRetrieval', 'MiniImageNetRetrieval', 'CIFAR100Retrieval'
+]
+__all__ += [
+    'ReversedSampler', 'reversed_class_probabilities', 'BilateralSampler'
 ]

@@ -1,5 +1,6 @@
 from .class_balanced import ClassBalancedLoss, effective_number_weights
 from .class_counts import CountBasedLoss, EpochAware, check_class_counts
+from .dive import DiVELoss, dive_soft_targets
 from .focal_loss import SoftmaxFocalLoss
 from .gcl import GCLLoss, cloud_sizes
 from .kps import KPSLoss, kps_parameters
@@ -16,3 +17,4 @@ __all__ = [
     'check_class_counts', 'effective_number_weights', 'ldam_margins',
     'kps_parameters', 'cloud_sizes'
 ]
+__all__ += ['DiVELoss', 'dive_soft_targets']
