@@ -19,9 +19,9 @@ NOT_TRAINABLE = {'DeiTClsHead'}
 
 def test_the_dsb_heads():
     assert DSB_HEADS == [
-        'DSBCosineClsHead', 'DSBFBLClsHead', 'DSBLWSLinearClsHead',
-        'DSBLeViTClsHead', 'DSBLinearClsHead', 'DSBSoftTripleHead',
-        'DSBStackedLinearClsHead', 'DSBVigClsHead',
+        'DSBCosineClsHead', 'DSBFBLClsHead', 'DSBIFLLinearClsHead',
+        'DSBLWSLinearClsHead', 'DSBLeViTClsHead', 'DSBLinearClsHead',
+        'DSBSoftTripleHead', 'DSBStackedLinearClsHead', 'DSBVigClsHead',
         'DSBVisionTransformerClsHead'
     ]
 

@@ -7,6 +7,7 @@ from .dsb_head import (DSBHeadMixin, DSBLeViTClsHead, DSBLinearClsHead,
                        DSBVisionTransformerClsHead, check_sample_labels,
                        sample_weights)
 from .fbl_head import DSBFBLClsHead, FBLClsHead
+from .ifl_head import DSBIFLLinearClsHead, IFLLinearClsHead
 from .lws_head import DSBLWSLinearClsHead, LWSLinearClsHead
 from .soft_triple_head import DSBSoftTripleHead, SoftTripleHead
 from .tde_head import TDEClsHead
@@ -19,6 +20,6 @@ __all__ = [
     'DSBVisionTransformerClsHead', 'DSBLeViTClsHead', 'DSBVigClsHead',
     'CosineClsHead', 'FBLClsHead', 'LWSLinearClsHead', 'SoftTripleHead',
     'DSBCosineClsHead', 'DSBFBLClsHead', 'DSBLWSLinearClsHead',
-    'DSBSoftTripleHead', 'sample_weights', 'check_sample_labels',
-    'TDEClsHead'
+    'DSBSoftTripleHead', 'sample_weights', 'check_sample_labels', 'TDEClsHead',
+    'IFLLinearClsHead', 'DSBIFLLinearClsHead'
 ]

@@ -3,6 +3,7 @@ from .class_counts import CountBasedLoss, EpochAware, check_class_counts
 from .dive import DiVELoss, dive_soft_targets
 from .focal_loss import SoftmaxFocalLoss
 from .gcl import GCLLoss, cloud_sizes
+from .ifl_center_loss import IFLCenterLoss
 from .kps import KPSLoss, kps_parameters
 from .lade import LADELoss
 from .ldam import LDAMLoss, ldam_margins
@@ -13,8 +14,7 @@ from .soft_triple import SoftTripleLoss
 __all__ = [
     'SoftmaxFocalLoss', 'ClassBalancedLoss', 'LDAMLoss', 'BalancedSoftmaxLoss',
     'LogitAdjustedLoss', 'LADELoss', 'NormSoftmaxLoss', 'SoftTripleLoss',
-    'KPSLoss', 'GCLLoss', 'CountBasedLoss', 'EpochAware',
-    'check_class_counts', 'effective_number_weights', 'ldam_margins',
-    'kps_parameters', 'cloud_sizes'
+    'KPSLoss', 'GCLLoss', 'CountBasedLoss', 'EpochAware', 'check_class_counts',
+    'effective_number_weights', 'ldam_margins', 'kps_parameters',
+    'cloud_sizes', 'DiVELoss', 'dive_soft_targets', 'IFLCenterLoss'
 ]
-__all__ += ['DiVELoss', 'dive_soft_targets']

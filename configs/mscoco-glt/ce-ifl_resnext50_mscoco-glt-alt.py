@@ -1,0 +1,8 @@
+# ALT protocol of MSCOCO-GLT: ce-ifl_resnext50_mscoco-glt.py trained on
+# Train-CBL (class-balanced) and evaluated on its Test-GBL; stage 1 of
+# cRT + IFL and LWS + IFL there.
+_base_ = ['./ce-ifl_resnext50_mscoco-glt.py']
+
+train_dataloader = dict(dataset=dict(protocol='alt'))
+val_dataloader = dict(dataset=dict(protocol='alt'))
+test_dataloader = val_dataloader
