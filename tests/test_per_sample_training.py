@@ -129,7 +129,7 @@ def test_repeat_factor_and_repeated_augmentation(tmp_path):
 
 def test_unseen_samples_are_logged_once_and_stay_out(tmp_path):
     # drop_last without shuffling drops the same 22 samples every epoch.
-    cfg = per_sample_cfg(tmp_path, max_epochs=2)
+    cfg = per_sample_cfg(tmp_path, max_epochs=3, warmup_epochs=2)
     cfg.train_dataloader.update(drop_last=True)
     cfg.train_dataloader.sampler = dict(type='DefaultSampler', shuffle=False)
     recorder = Recorder()
@@ -139,8 +139,9 @@ def test_unseen_samples_are_logged_once_and_stay_out(tmp_path):
     seen = N_TRAIN // 32 * 32
     bank = runner.model.head.dsb_weighter.bank
     assert torch.equal(bank.keys(), torch.arange(seen))
-    # Ten iterations per epoch: filled after the first ten.
-    assert recorder.stages == [1] * 10 + [3] * 10
+    # Ten iterations per epoch: filled after the first ten; said once,
+    # not again when re-weighting starts.
+    assert recorder.stages == [1] * 10 + [2] * 10 + [3] * 10
     with open(osp.join(runner.log_dir, f'{runner.timestamp}.log')) as f:
         log = f.read()
     assert log.count('have no feature in the bank') == 1

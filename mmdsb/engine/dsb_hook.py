@@ -247,8 +247,12 @@ class DSBHook(Hook):
                 weighter.batch_keys = self._batch_keys(
                     runner, name, data_batch)
             stage = self._stage_of(runner, weighter)
-            if stage != self._stages.get(name):
+            before = self._stages.get(name)
+            if stage != before:
                 self._log_stage(runner, name, weighter, stage)
+                if weighter.per_sample and before in (None, DSBStage.FILL) \
+                        and stage > DSBStage.FILL:
+                    self._log_unseen(runner, name, weighter)
                 self._stages[name] = stage
             weighter.stage = stage
 
@@ -276,8 +280,13 @@ class DSBHook(Hook):
                               weighter.per_sample)
         runner.logger.info(
             f'DSB [{name}]: stage {int(stage)} starts at {where}: {what}')
+
+    def _log_unseen(self, runner, name: str,
+                    weighter: SemanticScaleWeighter) -> None:
+        """Once a per-sample bank is filled: how many samples it lacks."""
+        bank = weighter.bank
         unseen = bank.capacity - len(bank)
-        if weighter.per_sample and stage > DSBStage.FILL and unseen:
+        if unseen:
             runner.logger.warning(
                 f'DSB [{name}]: after one epoch {unseen} of the '
                 f'{bank.capacity} samples have no feature in the bank '
