@@ -267,6 +267,9 @@ class DSBHook(Hook):
                 'training loop does not provide')
         table = self._keys[name]
         keys = table.batch_keys(samples)
+        if torch.cuda.is_available():
+            # Pinned, the copy to the device does not wait for its queue.
+            keys = keys.pin_memory()
         for note in table.notes():
             runner.logger.warning(f'DSB [{name}]: {note}')
         return keys

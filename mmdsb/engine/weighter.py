@@ -221,7 +221,8 @@ class SemanticScaleWeighter:
                 'a per-sample DSB bank needs the batch position of every '
                 'row (batch_ids) and the keys of the batch, which DSBHook '
                 'sets before each iteration')
-        keys = self.batch_keys.to(device)[batch_ids.to(device)]
+        keys = self.batch_keys.to(device, non_blocking=True)[batch_ids.to(
+            device)]
         if instance_ids is not None:
             keys = keys + instance_ids.to(device)
         return keys
