@@ -19,7 +19,7 @@ CLS_EPOCHS, CLS_WARMUP, CLS_ITERS = 7, 5, 11  # 342 digits in batches of 32
 def test_short_measurement(tmp_path, capsys):
     results = compare_bank_policies.main([
         '--seeds', '0', '--cls-epochs', str(CLS_EPOCHS), '--det-epochs', '3',
-        '--num-train', '60', '--num-val', '20', '--work-dir', str(tmp_path)
+        '--num-train', '30', '--num-val', '10', '--work-dir', str(tmp_path)
     ])
     printed = capsys.readouterr().out
     for method in ('CE', 'DSB-FIFO', 'DSB-per-sample'):
