@@ -12,6 +12,7 @@ from torch import Tensor
 from torch.utils.data import Sampler
 
 from ..guards import positive_int
+from .samplers import _labels
 
 __all__ = ['ReversedSampler', 'reversed_class_probabilities']
 
@@ -28,13 +29,6 @@ def reversed_class_probabilities(counts) -> Tensor:
                          f'least one class > 0, got {n.tolist()}')
     inv = torch.where(n > 0, 1.0 / n.clamp(min=1), torch.zeros_like(n))
     return inv / inv.sum()
-
-
-def _labels(dataset) -> np.ndarray:
-    if hasattr(dataset, 'get_gt_labels'):
-        return np.asarray(dataset.get_gt_labels(), dtype=np.int64)
-    return np.asarray([dataset.get_cat_ids(i)[0] for i in range(len(dataset))],
-                      dtype=np.int64)
 
 
 @DATA_SAMPLERS.register_module()
