@@ -3,13 +3,10 @@ the re-weighted environment and its sampler, the IFL heads with CE and
 balanced softmax, the DSB form, checkpoints, bad values and two ranks,
 each against a float64 computation written out here."""
 import math
-import socket
 
 import numpy as np
 import pytest
 import torch
-import torch.distributed as dist
-import torch.multiprocessing as mp
 from mmengine.runner import Runner
 from mmpretrain.registry import MODELS
 from mmpretrain.structures import DataSample
@@ -18,6 +15,7 @@ import mmdsb  # noqa: F401
 from fixtures import write_image_list
 from mmdsb.datasets import IFLEnvSampler
 from mmdsb.engine import IFLHook, SemanticScaleWeighter, ifl_intra_weights
+from two_ranks import run_on_two_ranks
 
 C, D = 4, 6  # classes, feature dimension
 
@@ -377,30 +375,21 @@ def test_training_rebuilds_the_environment_and_resumes_exactly(tmp_path):
                        runner.train_dataloader.sampler.env_weights)
 
 
-def _rank_main(rank, port, out):
-    dist.init_process_group('gloo', init_method=f'tcp://127.0.0.1:{port}',
-                            rank=rank, world_size=2)
-    try:
-        loss_fn = center_loss(milestones=[0], weights=[0.1]).train()
-        loss_fn.set_epoch(0, 1)
-        for step in range(3):
-            # Local batches of different sizes (3 and 5 images).
-            x, y = features(10 * step + rank, n=3 + 2 * rank)
-            loss_fn(x, y)
-        torch.save(loss_fn.centers, f'{out}/rank{rank}.pt')
-        sampler = IFLEnvSampler(Labels([0] * 5 + [1] * 2), seed=1)
-        torch.save(torch.tensor(list(sampler)), f'{out}/idx{rank}.pt')
-    finally:
-        dist.destroy_process_group()
+def _rank_main(rank, out):
+    loss_fn = center_loss(milestones=[0], weights=[0.1]).train()
+    loss_fn.set_epoch(0, 1)
+    for step in range(3):
+        # Local batches of different sizes (3 and 5 images).
+        x, y = features(10 * step + rank, n=3 + 2 * rank)
+        loss_fn(x, y)
+    torch.save(loss_fn.centers, f'{out}/rank{rank}.pt')
+    sampler = IFLEnvSampler(Labels([0] * 5 + [1] * 2), seed=1)
+    torch.save(torch.tensor(list(sampler)), f'{out}/idx{rank}.pt')
 
 
 @pytest.mark.slow  # two processes (gloo)
 def test_two_ranks_hold_the_centres_of_the_whole_batch(tmp_path):
-    with socket.socket() as s:
-        s.bind(('127.0.0.1', 0))
-        port = s.getsockname()[1]
-    mp.start_processes(_rank_main, args=(port, str(tmp_path)), nprocs=2,
-                       start_method='spawn')
+    run_on_two_ranks(_rank_main, tmp_path)
     rank0 = torch.load(tmp_path / 'rank0.pt', weights_only=True)
     rank1 = torch.load(tmp_path / 'rank1.pt', weights_only=True)
     assert torch.equal(rank0, rank1)

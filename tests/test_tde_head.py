@@ -4,17 +4,15 @@ test-time counterfactual logits, checkpoints, bad arguments and two
 data-parallel ranks."""
 import io
 import math
-import socket
 
 import numpy as np
 import pytest
 import torch
-import torch.distributed as dist
-import torch.multiprocessing as mp
 from mmpretrain.registry import MODELS
 from mmpretrain.structures import DataSample
 
 import mmdsb  # noqa: F401
+from two_ranks import run_on_two_ranks
 
 C, D = 4, 6  # classes, feature dimension
 
@@ -189,28 +187,19 @@ def test_bad_arguments_name_the_value(kwargs, match):
         build(**kwargs)
 
 
-def _rank_main(rank, port, out):
-    dist.init_process_group('gloo', init_method=f'tcp://127.0.0.1:{port}',
-                            rank=rank, world_size=2)
-    try:
-        torch.manual_seed(0)  # the same initial weights on both ranks
-        head = build(num_head=2, momentum=0.9).double()
-        for step in range(3):
-            # Local batches of different sizes (3 and 5 images).
-            head.loss((features(10 * step + rank, n=3 + 2 * rank), ),
-                      samples(3 + 2 * rank))
-        torch.save(head.mean_feature, f'{out}/rank{rank}.pt')
-    finally:
-        dist.destroy_process_group()
+def _rank_main(rank, out):
+    torch.manual_seed(0)  # the same initial weights on both ranks
+    head = build(num_head=2, momentum=0.9).double()
+    for step in range(3):
+        # Local batches of different sizes (3 and 5 images).
+        head.loss((features(10 * step + rank, n=3 + 2 * rank), ),
+                  samples(3 + 2 * rank))
+    torch.save(head.mean_feature, f'{out}/rank{rank}.pt')
 
 
 @pytest.mark.slow  # two processes (gloo)
 def test_two_ranks_hold_the_direction_of_the_whole_batch(tmp_path):
-    with socket.socket() as s:
-        s.bind(('127.0.0.1', 0))
-        port = s.getsockname()[1]
-    mp.start_processes(_rank_main, args=(port, str(tmp_path)), nprocs=2,
-                       start_method='spawn')
+    run_on_two_ranks(_rank_main, tmp_path)
     rank0 = torch.load(tmp_path / 'rank0.pt', weights_only=True)
     rank1 = torch.load(tmp_path / 'rank1.pt', weights_only=True)
     assert torch.equal(rank0, rank1)
