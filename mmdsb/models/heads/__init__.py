@@ -6,9 +6,18 @@ from .dsb_head import (DSBHeadMixin, DSBLeViTClsHead, DSBLinearClsHead,
                        DSBStackedLinearClsHead, DSBVigClsHead,
                        DSBVisionTransformerClsHead, check_sample_labels,
                        sample_weights)
+from .dsb_mbj_head import DSBMBJLinearClsHead
+from .dsb_paco_head import DSBPaCoHead
+# Registered; not in __all__, which lists the DSBHeadMixin heads as DSB*.
+from .dsb_ride_head import DSBRIDEHead  # noqa: F401
 from .fbl_head import DSBFBLClsHead, FBLClsHead
 from .ifl_head import DSBIFLLinearClsHead, IFLLinearClsHead
 from .lws_head import DSBLWSLinearClsHead, LWSLinearClsHead
+from .mbj_head import MBJLinearClsHead
+from .paco_head import PaCoHead
+from .ride_expert_bank import RIDEExpertBank
+from .ride_head import RIDEHead
+from .ride_router_head import RIDERouterHead
 from .soft_triple_head import DSBSoftTripleHead, SoftTripleHead
 from .tde_head import TDEClsHead
 
@@ -21,5 +30,9 @@ __all__ = [
     'CosineClsHead', 'FBLClsHead', 'LWSLinearClsHead', 'SoftTripleHead',
     'DSBCosineClsHead', 'DSBFBLClsHead', 'DSBLWSLinearClsHead',
     'DSBSoftTripleHead', 'sample_weights', 'check_sample_labels', 'TDEClsHead',
-    'IFLLinearClsHead', 'DSBIFLLinearClsHead'
+    'IFLLinearClsHead', 'DSBIFLLinearClsHead',
+    'RIDEHead', 'RIDEExpertBank',
+    'RIDERouterHead', 'MBJLinearClsHead',
+    'DSBMBJLinearClsHead',
+    'PaCoHead', 'DSBPaCoHead'
 ]

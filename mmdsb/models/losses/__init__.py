@@ -9,6 +9,8 @@ from .lade import LADELoss
 from .ldam import LDAMLoss, ldam_margins
 from .logit_adjusted import BalancedSoftmaxLoss, LogitAdjustedLoss
 from .norm_softmax import NormSoftmaxLoss
+from .paco_loss import PaCoLoss
+from .ride_loss import RIDELoss, ride_temperatures
 from .soft_triple import SoftTripleLoss
 
 __all__ = [
@@ -16,5 +18,6 @@ __all__ = [
     'LogitAdjustedLoss', 'LADELoss', 'NormSoftmaxLoss', 'SoftTripleLoss',
     'KPSLoss', 'GCLLoss', 'CountBasedLoss', 'EpochAware', 'check_class_counts',
     'effective_number_weights', 'ldam_margins', 'kps_parameters',
-    'cloud_sizes', 'DiVELoss', 'dive_soft_targets', 'IFLCenterLoss'
+    'cloud_sizes', 'DiVELoss', 'dive_soft_targets', 'IFLCenterLoss',
+    'RIDELoss', 'ride_temperatures', 'PaCoLoss'
 ]
