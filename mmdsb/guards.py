@@ -12,7 +12,10 @@ from typing import Optional, Sequence, Union
 import torch
 from torch import Tensor
 
-__all__ = ['positive_int', 'positive_number', 'fraction', 'check_class_counts']
+__all__ = [
+    'positive_int', 'positive_number', 'non_negative_number', 'fraction',
+    'check_class_counts'
+]
 
 CountsLike = Union[Sequence[float], Tensor]
 
@@ -37,6 +40,15 @@ def positive_number(value, name: str, owner: str = '') -> float:
             or not math.isfinite(value) or value <= 0):
         raise ValueError(f'{_owner(owner)}{name} must be a positive finite '
                          f'number, got {value!r}')
+    return float(value)
+
+
+def non_negative_number(value, name: str, owner: str = '') -> float:
+    """``value`` as a float; it must be finite and >= 0."""
+    if (isinstance(value, bool) or not isinstance(value, numbers.Real)
+            or not math.isfinite(value) or value < 0):
+        raise ValueError(f'{_owner(owner)}{name} must be a finite number '
+                         f'>= 0, got {value!r}')
     return float(value)
 
 

@@ -147,15 +147,24 @@ def shrink_images(cfg, size=64):
     """Crop to ``size`` px instead of 224 / 112: a test runs the config's
     model, pipeline and evaluator once, not its accuracy, and a 224-px
     ResNeXt step takes seconds on a CPU. Networks end in global or
-    adaptive pooling, so they take any input size."""
-    for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
-        for t in cfg[loader].dataset.get('pipeline', []):
-            if t.type == 'RandomResizedCrop' and t.scale > size:
+    adaptive pooling, so they take any input size. Transforms nested in
+    others (``MultiView``'s views) are shrunk too."""
+
+    def shrink(transforms):
+        for t in transforms:
+            if isinstance(t, (list, tuple)):
+                shrink(t)
+            elif t.type == 'RandomResizedCrop' and t.scale > size:
                 t.scale = size
             elif t.type == 'ResizeEdge' and t.scale > size:
                 t.scale = size * 8 // 7
             elif t.type == 'CenterCrop' and t.crop_size > size:
                 t.crop_size = size
+            elif 'transforms' in t:
+                shrink(t.transforms)
+
+    for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+        shrink(cfg[loader].dataset.get('pipeline', []))
 
 
 def metrics_by_hand(runner) -> dict:

@@ -9,8 +9,13 @@ from mmpretrain.registry import MODELS
 import mmdsb.models.heads as heads
 from mmdsb.models.heads import DSBHeadMixin
 
-DSB_HEADS = sorted(name for name in heads.__all__
+DSB_NAMES = sorted(name for name in heads.__all__
                    if name.startswith('DSB') and name != 'DSBHeadMixin')
+DSB_HEADS = [n for n in DSB_NAMES if issubclass(getattr(heads, n),
+                                                DSBHeadMixin)]
+# Heads whose loss is not ClsHead's apply the DSB weights in their own
+# loss (RIDE's per-expert terms).
+OWN_LOSS_HEADS = [n for n in DSB_NAMES if n not in DSB_HEADS]
 
 # mmpretrain raises in DeiTClsHead's training forward (two pre-logit
 # tokens); it cannot be trained, with DSB or without.
@@ -21,9 +26,22 @@ def test_the_dsb_heads():
     assert DSB_HEADS == [
         'DSBCosineClsHead', 'DSBFBLClsHead', 'DSBIFLLinearClsHead',
         'DSBLWSLinearClsHead', 'DSBLeViTClsHead', 'DSBLinearClsHead',
-        'DSBSoftTripleHead', 'DSBStackedLinearClsHead', 'DSBVigClsHead',
+        'DSBMBJLinearClsHead', 'DSBPaCoHead', 'DSBSoftTripleHead',
+        'DSBStackedLinearClsHead', 'DSBVigClsHead',
         'DSBVisionTransformerClsHead'
     ]
+    assert OWN_LOSS_HEADS == ['DSBRIDEHead']
+
+
+@pytest.mark.parametrize('name', OWN_LOSS_HEADS)
+def test_a_dsb_head_with_its_own_loss_is_a_registered_consumer(name):
+    cls = getattr(heads, name)
+    assert MODELS.get(name) is cls
+    plain = cls.__bases__[0]
+    assert name == f'DSB{plain.__name__}' and MODELS.get(plain.__name__)
+    source = inspect.getsource(inspect.getmodule(cls))
+    assert f'class {name}({plain.__name__}):' in source
+    assert cls.loss is not plain.loss
 
 
 @pytest.mark.parametrize('name', DSB_HEADS)

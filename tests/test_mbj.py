@@ -4,13 +4,10 @@ import io
 import math
 import os.path as osp
 import re
-import socket
 
 import numpy as np
 import pytest
 import torch
-import torch.distributed as dist
-import torch.multiprocessing as mp
 from mmpretrain.registry import MODELS
 from mmpretrain.structures import DataSample
 
@@ -20,6 +17,7 @@ from mmdsb.engine.weighter import SemanticScaleWeighter
 from mmdsb.models.heads import DSBHeadMixin, MBJLinearClsHead
 from mmdsb.models.heads.dsb_mbj_head import DSBMBJLinearClsHead
 from mmdsb.models.utils import FeatureMemory
+from two_ranks import run_on_two_ranks
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 C, D = 4, 6
@@ -303,37 +301,24 @@ def test_the_docs_example_runs():
 
 
 # ------------------------------------------------------------ two ranks
-def _rank_main(rank, port, out):
-    dist.init_process_group('gloo',
-                            init_method=f'tcp://127.0.0.1:{port}',
-                            rank=rank,
-                            world_size=2)
-    try:
-        torch.manual_seed(0)  # the same classifier on both ranks
-        head = build(memory_size=16, seed=4).double()
-        for step in range(4):
-            # Local batches of different sizes (3 and 5 images).
-            x, y = batch(10 * step + rank, n=3 + 2 * rank)
-            head.loss((x, ), samples(y))
-        torch.save(
-            {
-                k: v
-                for k, v in head.memory.state_dict().items()
-                if k != '_extra_state'
-            }, f'{out}/rank{rank}.pt')
-    finally:
-        dist.destroy_process_group()
+def _rank_main(rank, out):
+    torch.manual_seed(0)  # the same classifier on both ranks
+    head = build(memory_size=16, seed=4).double()
+    for step in range(4):
+        # Local batches of different sizes (3 and 5 images).
+        x, y = batch(10 * step + rank, n=3 + 2 * rank)
+        head.loss((x, ), samples(y))
+    torch.save(
+        {
+            k: v
+            for k, v in head.memory.state_dict().items()
+            if k != '_extra_state'
+        }, f'{out}/rank{rank}.pt')
 
 
 @pytest.mark.slow  # two processes (gloo)
 def test_two_ranks_hold_the_memory_of_the_whole_batch(tmp_path):
-    with socket.socket() as s:
-        s.bind(('127.0.0.1', 0))
-        port = s.getsockname()[1]
-    mp.start_processes(_rank_main,
-                       args=(port, str(tmp_path)),
-                       nprocs=2,
-                       start_method='spawn')
+    run_on_two_ranks(_rank_main, tmp_path)
     rank0 = torch.load(tmp_path / 'rank0.pt', weights_only=True)
     rank1 = torch.load(tmp_path / 'rank1.pt', weights_only=True)
     for key in rank0:

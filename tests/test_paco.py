@@ -3,13 +3,10 @@ hand computation, the queue, the key encoder, the DSB weighting and the
 queue of two data-parallel ranks."""
 import io
 import math
-import socket
 
 import numpy as np
 import pytest
 import torch
-import torch.distributed as dist
-import torch.multiprocessing as mp
 from mmpretrain.registry import MODELS
 from mmpretrain.structures import DataSample
 
@@ -17,6 +14,7 @@ import mmdsb  # noqa: F401
 from mmdsb.engine import SemanticScaleWeighter
 from mmdsb.engine.dsb_banks import find_consumers
 from mmdsb.engine.stages import DSBStage
+from two_ranks import run_on_two_ranks
 
 C, FEAT = 4, 120  # classes; LeNet-5 features after pooling
 COUNTS = [5, 3, 2, 1]
@@ -330,33 +328,24 @@ def test_dsb_hook_finds_the_head_of_dsb_paco():
 
 
 # ----------------------------------------------------- two ranks (gloo)
-def _rank_main(rank, port, out):
-    dist.init_process_group('gloo', init_method=f'tcp://127.0.0.1:{port}',
-                            rank=rank, world_size=2)
-    try:
-        model = build_model(queue_size=12)
-        for step in range(4):
-            # Different images and labels on each rank.
-            y = [(rank + step + i) % C for i in range(4)]
-            out_step = model(views(100 * step + rank), samples(y),
-                             mode='loss')
-            out_step['loss'].backward()
-        # Ranks of different batch sizes.
-        model.enqueue(torch.full((1 + rank, 6), float(rank)),
-                      torch.full((1 + rank, ), rank))
-        torch.save(dict(queue=model.queue, labels=model.queue_labels,
-                        ptr=model.queue_ptr), f'{out}/rank{rank}.pt')
-    finally:
-        dist.destroy_process_group()
+def _rank_main(rank, out):
+    model = build_model(queue_size=12)
+    for step in range(4):
+        # Different images and labels on each rank.
+        y = [(rank + step + i) % C for i in range(4)]
+        out_step = model(views(100 * step + rank), samples(y),
+                         mode='loss')
+        out_step['loss'].backward()
+    # Ranks of different batch sizes.
+    model.enqueue(torch.full((1 + rank, 6), float(rank)),
+                  torch.full((1 + rank, ), rank))
+    torch.save(dict(queue=model.queue, labels=model.queue_labels,
+                    ptr=model.queue_ptr), f'{out}/rank{rank}.pt')
 
 
 @pytest.mark.slow  # two processes (gloo)
 def test_two_ranks_hold_the_same_queue(tmp_path):
-    with socket.socket() as s:
-        s.bind(('127.0.0.1', 0))
-        port = s.getsockname()[1]
-    mp.start_processes(_rank_main, args=(port, str(tmp_path)), nprocs=2,
-                       start_method='spawn')
+    run_on_two_ranks(_rank_main, tmp_path)
     r0 = torch.load(tmp_path / 'rank0.pt', weights_only=True)
     r1 = torch.load(tmp_path / 'rank1.pt', weights_only=True)
     for key in ('queue', 'labels', 'ptr'):

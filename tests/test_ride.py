@@ -13,8 +13,10 @@ from mmpretrain.registry import MODELS
 from mmpretrain.structures import DataSample
 
 import mmdsb  # noqa: F401
+from mmdsb.engine.dsb_banks import consumer_device
 from mmdsb.engine.stages import DSBStage
 from mmdsb.engine.weighter import SemanticScaleWeighter
+from mmdsb.models.heads import RIDEExpertBank
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 COUNTS = [40., 20., 9., 5., 2.]
@@ -419,17 +421,19 @@ def test_dsb_ride_weights_each_expert_by_its_bank(bank):
     assert got.item() == pytest.approx(want, rel=1e-5)
 
 
-def test_banks_report_the_heads_device_but_hold_no_weights():
-    """DSBHook puts a bank on its consumer's first parameter's device; the
-    banks show one, which the model's parameters and state never hold."""
+def test_banks_follow_the_heads_device_but_hold_no_weights():
+    """DSBHook puts a bank where its consumer's first parameter, else its
+    first buffer, lives; the banks keep an empty buffer that follows the
+    head and that the model's parameters and state never hold."""
     head = MODELS.build(head_cfg('DSBRIDEHead', dsb_bank='per_expert'))
     head.to(torch.float64)
     for bank in head.dsb_banks:
-        anchor = next(bank.parameters())
-        assert anchor.device == head.weight.device
-        assert anchor.numel() == 0 and not anchor.requires_grad
+        assert consumer_device(bank) == head.weight.device
+        assert list(bank.parameters()) == []
+        assert bank.device_anchor.dtype == torch.float64
     assert [n for n, _ in head.named_parameters()] == ['weight']
     assert list(head.state_dict()) == ['weight']
+    assert consumer_device(RIDEExpertBank(3)) == torch.device('cpu')
 
 
 def test_network_state_round_trip():

@@ -2,6 +2,7 @@
 and restored from checkpoints."""
 from typing import Dict, Optional
 
+import torch
 from mmengine.model import is_model_wrapper
 
 from ..dataset_checks import describe_dataset
@@ -59,6 +60,16 @@ def consumer_num_classes(name: str, consumer: DSBConsumer,
         raise ValueError(f'{what} has no num_classes attribute: set '
                          'num_classes in DSBHook')
     return num_classes
+
+
+def consumer_device(consumer: DSBConsumer) -> torch.device:
+    """Where the consumer's bank lives: with its first parameter, else its
+    first buffer (a consumer without weights, such as one bank of a
+    multi-expert head, keeps an empty buffer that follows ``.to()``), else
+    the CPU."""
+    for tensor in (*consumer.parameters(), *consumer.buffers()):
+        return tensor.device
+    return torch.device('cpu')
 
 
 def bank_capacity(consumer: DSBConsumer, dataset) -> int:

@@ -7,8 +7,9 @@ from mmengine.registry import HOOKS, TASK_UTILS
 from mmengine.runner import IterBasedTrainLoop
 
 from ..guards import positive_int
-from .dsb_banks import (POLICY_NAMES, bank_capacity, consumer_num_classes,
-                        distinct_samples, find_consumers, restore_banks)
+from .dsb_banks import (POLICY_NAMES, bank_capacity, consumer_device,
+                        consumer_num_classes, distinct_samples,
+                        find_consumers, restore_banks)
 from .dsb_reporter import DSBReporter, scale_table
 from .epoch_padding import LoaderEpochs
 from .sample_keys import SampleKeys
@@ -150,7 +151,7 @@ class DSBHook(Hook):
             weighter = self.weighter if i == 0 else \
                 self.weighter.fresh_copy()
             num_classes = consumer_num_classes(name, head, self.num_classes)
-            device = next(iter(head.parameters()), torch.empty(0)).device
+            device = consumer_device(head)
             if self.per_sample:
                 self._keys[name] = head.dsb_sample_keys(dataset)
                 size = self._keys[name].num_samples

@@ -8,12 +8,12 @@ from .dsb_head import (DSBHeadMixin, DSBLeViTClsHead, DSBLinearClsHead,
                        sample_weights)
 from .dsb_mbj_head import DSBMBJLinearClsHead
 from .dsb_paco_head import DSBPaCoHead
-# Registered; not in __all__, which lists the DSBHeadMixin heads as DSB*.
-from .dsb_ride_head import DSBRIDEHead  # noqa: F401
+from .dsb_ride_head import DSBRIDEHead
 from .fbl_head import DSBFBLClsHead, FBLClsHead
 from .ifl_head import DSBIFLLinearClsHead, IFLLinearClsHead
 from .lws_head import DSBLWSLinearClsHead, LWSLinearClsHead
 from .mbj_head import MBJLinearClsHead
+from .mbj_ride_head import MBJRIDEHead
 from .paco_head import PaCoHead
 from .ride_expert_bank import RIDEExpertBank
 from .ride_head import RIDEHead
@@ -30,9 +30,7 @@ __all__ = [
     'CosineClsHead', 'FBLClsHead', 'LWSLinearClsHead', 'SoftTripleHead',
     'DSBCosineClsHead', 'DSBFBLClsHead', 'DSBLWSLinearClsHead',
     'DSBSoftTripleHead', 'sample_weights', 'check_sample_labels', 'TDEClsHead',
-    'IFLLinearClsHead', 'DSBIFLLinearClsHead',
-    'RIDEHead', 'RIDEExpertBank',
-    'RIDERouterHead', 'MBJLinearClsHead',
-    'DSBMBJLinearClsHead',
-    'PaCoHead', 'DSBPaCoHead'
+    'IFLLinearClsHead', 'DSBIFLLinearClsHead', 'RIDEHead', 'DSBRIDEHead',
+    'RIDEExpertBank', 'RIDERouterHead', 'MBJLinearClsHead',
+    'DSBMBJLinearClsHead', 'PaCoHead', 'DSBPaCoHead', 'MBJRIDEHead'
 ]

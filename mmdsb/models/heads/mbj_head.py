@@ -4,8 +4,6 @@ Liu, Zhang, Li, Zhang, Sun et al., *Memory-based Jitter: Improving Visual
 Recognition on Long-tailed Data with Diversity In Memory*, AAAI 2022
 (arXiv 2008.09809).
 """
-import math
-import numbers
 from typing import List, Optional, Tuple
 
 import torch
@@ -16,18 +14,10 @@ from mmpretrain.structures import DataSample
 from torch import Tensor
 
 from ...engine.class_counts_hook import ClassCountsConsumer
-from ...guards import positive_int
+from ...guards import non_negative_number, positive_int
 from ..utils import FeatureMemory
 
 __all__ = ['MBJLinearClsHead']
-
-
-def _non_negative(value, name: str, owner: str) -> float:
-    if (isinstance(value, bool) or not isinstance(value, numbers.Real)
-            or not math.isfinite(value) or value < 0):
-        raise ValueError(f'{owner}: {name} must be a finite number >= 0, '
-                         f'got {value!r}')
-    return float(value)
 
 
 @MODELS.register_module()
@@ -77,9 +67,10 @@ class MBJLinearClsHead(ClassCountsConsumer, LinearClsHead):
         owner = type(self).__name__
         in_channels = positive_int(in_channels, 'in_channels', owner)
         super().__init__(num_classes, in_channels, **kwargs)
-        self.memory_loss_weight = _non_negative(memory_loss_weight,
-                                                'memory_loss_weight', owner)
-        self.admit_power = _non_negative(admit_power, 'admit_power', owner)
+        self.memory_loss_weight = non_negative_number(
+            memory_loss_weight, 'memory_loss_weight', owner)
+        self.admit_power = non_negative_number(admit_power, 'admit_power',
+                                               owner)
         self.memory = FeatureMemory(memory_size, in_channels, seed=seed)
         self._mbj_pre: Optional[Tensor] = None
 

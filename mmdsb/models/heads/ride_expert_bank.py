@@ -1,5 +1,5 @@
 """A DSB feature bank of one RIDE expert (or of the experts' mean)."""
-from typing import Iterator, Optional
+from typing import Optional
 
 import torch
 import torch.nn as nn
@@ -25,16 +25,9 @@ class RIDEExpertBank(DSBConsumer, nn.Module):
         super().__init__()
         self.num_classes = num_classes
         # An empty tensor that follows the model's device (.cuda(), .to())
-        # and stays out of checkpoints.
+        # and stays out of checkpoints: DSBHook puts the bank where it is.
         self.register_buffer('device_anchor', torch.empty(0),
                              persistent=False)
-
-    def parameters(self, recurse: bool = True) -> Iterator[nn.Parameter]:
-        """An empty, frozen parameter on the module's device: DSBHook puts
-        a consumer's bank where its first parameter lives. The model's own
-        ``parameters()`` (hence the optimiser and the checkpoints) never
-        see it."""
-        yield nn.Parameter(self.device_anchor, requires_grad=False)
 
     def observe(self, feats: Tensor, labels: Tensor,
                 batch_ids: Tensor) -> Optional[Tensor]:

@@ -4,7 +4,6 @@ Tang, Huang and Zhang, *Long-Tailed Classification by Keeping the Good and
 Removing the Bad Momentum Causal Effect*, NeurIPS 2020.
 """
 import math
-import numbers
 from typing import List, Optional, Tuple
 
 import torch
@@ -16,17 +15,10 @@ from mmpretrain.registry import MODELS
 from mmpretrain.structures import DataSample
 from torch import Tensor
 
-from ...guards import fraction, positive_int, positive_number
+from ...guards import (fraction, non_negative_number, positive_int,
+                       positive_number)
 
 __all__ = ['TDEClsHead']
-
-
-def _non_negative(value, name: str, owner: str) -> float:
-    if (isinstance(value, bool) or not isinstance(value, numbers.Real)
-            or not math.isfinite(value) or value < 0):
-        raise ValueError(f'{owner}: {name} must be a finite number >= 0, '
-                         f'got {value!r}')
-    return float(value)
 
 
 @MODELS.register_module()
@@ -99,8 +91,8 @@ class TDEClsHead(ClsHead):
                 f'{owner}: num_head must divide in_channels, got num_head='
                 f'{num_head} for in_channels={in_channels}')
         tau = positive_number(tau, 'tau', owner)
-        alpha = _non_negative(alpha, 'alpha', owner)
-        gamma = _non_negative(gamma, 'gamma', owner)
+        alpha = non_negative_number(alpha, 'alpha', owner)
+        gamma = non_negative_number(gamma, 'gamma', owner)
         momentum = fraction(momentum, 'momentum', owner)
         super().__init__(loss=loss, init_cfg=init_cfg, **kwargs)
         self.num_classes, self.in_channels = num_classes, in_channels

@@ -1,6 +1,5 @@
 """The loss of Parametric Contrastive Learning (PaCo; Cui et al., ICCV
 2021)."""
-import math
 from typing import Optional
 
 import torch
@@ -11,17 +10,9 @@ from mmpretrain.registry import MODELS
 from torch import Tensor
 
 from ...engine.class_counts_hook import ClassCountsConsumer
-from ...guards import CountsLike, positive_number
+from ...guards import CountsLike, non_negative_number, positive_number
 
 __all__ = ['PaCoLoss']
-
-
-def _non_negative(value, name: str) -> float:
-    if (isinstance(value, bool) or not isinstance(value, (int, float))
-            or not math.isfinite(value) or value < 0):
-        raise ValueError(
-            f'PaCoLoss: {name} must be a finite number >= 0, got {value!r}')
-    return float(value)
 
 
 @MODELS.register_module()
@@ -75,9 +66,9 @@ class PaCoLoss(ClassCountsConsumer, nn.Module):
                  reduction: str = 'mean',
                  loss_weight: float = 1.0):
         super().__init__()
-        self.alpha = _non_negative(alpha, 'alpha')
-        self.beta = _non_negative(beta, 'beta')
-        self.gamma = _non_negative(gamma, 'gamma')
+        self.alpha = non_negative_number(alpha, 'alpha', 'PaCoLoss')
+        self.beta = non_negative_number(beta, 'beta', 'PaCoLoss')
+        self.gamma = non_negative_number(gamma, 'gamma', 'PaCoLoss')
         if self.alpha + self.beta == 0:
             raise ValueError('PaCoLoss: alpha and beta are both 0, so no '
                              'positive is left; make one of them > 0')
