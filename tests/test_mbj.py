@@ -3,7 +3,6 @@ memories and losses written out here (float64 numpy, plain lists)."""
 import io
 import math
 import os.path as osp
-import re
 
 import numpy as np
 import pytest
@@ -292,12 +291,6 @@ def test_missing_counts_and_soft_targets_are_refused():
         head.loss((x, ), soft)
     with pytest.raises(ValueError, match=r'features must be \(n, 6\)'):
         head.memory.push(torch.zeros(2, 3), torch.zeros(2, dtype=torch.long))
-
-
-def test_the_docs_example_runs():
-    text = open(osp.join(ROOT, 'docs', 'mbj.md')).read()
-    (code, ) = re.findall(r'```python\n(.*?)```', text, re.S)
-    exec(compile(code, 'docs/mbj.md', 'exec'), {})
 
 
 # ------------------------------------------------------------ two ranks

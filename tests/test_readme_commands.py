@@ -89,6 +89,10 @@ NOT_RUN = {
     'python tools/analysis_tools/compare_bank_policies.py --seeds 0 1 2':
     'eighteen full training runs of the two demos (over an hour on two '
     'cores); tests/test_compare_bank_policies.py runs its short form',
+    'python tools/analysis_tools/compare_ride_banks.py --seeds 0 1 2 3 4':
+    'twenty 40-epoch training runs of a small RIDE (about ten minutes on two '
+    'cores); tests/test_ride.py and tests/test_ride_training.py train its '
+    'configs for two epochs',
     'python -m pytest tests/test_dml_datasets.py -q':
     'a part of the test suite',
     'python tools/analysis_tools/benchmark_retrieval_memory.py --n 24000':

@@ -13,8 +13,11 @@ epoch 32, as RIDE's 80 of 100), as:
 * DSB+RIDE (per expert): one bank per expert, each expert weighted by the
   scales of its own features;
 
-over several seeds, and prints the test accuracy per shot group (many /
-medium / few) and overall, mean and standard deviation over the seeds.
+and, for reference, CE: the same trunk with one expert (a plain ResNet of
+16 / 32 / 32 / 64 channels) and a linear classifier trained with
+cross-entropy. It runs each over several seeds and prints the test
+accuracy per shot group (many / medium / few) and overall, mean and
+standard deviation over the seeds.
 Everything runs on CPU from data that ships with scikit-learn:
 
     python tools/analysis_tools/compare_ride_banks.py [--seeds 0 1 2]
@@ -42,8 +45,10 @@ sys.path.insert(0, ROOT)
 import mmdsb  # noqa: E402,F401
 
 DEMO = 'configs/demo/ce_lenet5_digits-lt.py'
-# Method: the DSB bank of DSBRIDEHead, or None for plain RIDE.
+# Method: the DSB bank of DSBRIDEHead, None for plain RIDE, 'ce' for the
+# one-expert cross-entropy reference.
 METHODS = {
+    'CE': 'ce',
     'RIDE': None,
     'DSB+RIDE (mean)': 'mean',
     'DSB+RIDE (per expert)': 'per_expert',
@@ -65,7 +70,10 @@ def build_cfg(method: str, seed: int, args) -> Config:
         num_experts=3,
         loss=dict(type='RIDELoss', drw_epoch=epochs * 4 // 5,
                   temperature_factor=0.02))
-    if bank is not None:
+    if bank == 'ce':
+        head = dict(type='LinearClsHead', num_classes=10, in_channels=64,
+                    loss=dict(type='CrossEntropyLoss'))
+    elif bank is not None:
         head['dsb_bank'] = bank
     cfg.model = dict(
         type='ImageClassifier',
@@ -73,14 +81,14 @@ def build_cfg(method: str, seed: int, args) -> Config:
             type='RIDEResNet',
             trunk=dict(type='ResNet', depth=18, in_channels=1,
                        stem_channels=16, base_channels=16),
-            num_experts=3,
+            num_experts=1 if bank == 'ce' else 3,
             expert_channels=(32, 64)),
         neck=dict(type='GlobalAveragePooling'),
         head=head)
     cfg.default_hooks.class_counts = dict(type='ClassCountsHook')
     cfg.default_hooks.checkpoint = dict(type='CheckpointHook',
                                         interval=10**6, save_last=False)
-    if bank is None:
+    if bank in (None, 'ce'):
         cfg.custom_hooks = []
     else:
         cfg.custom_hooks[0].reweight = True
