@@ -56,15 +56,19 @@ def point_at_fixture(cfg, tmp_path):
 
 
 def point_at_cifar_fixture(cfg, tmp_path):
-    """CIFAR pickles with 4 training and 1 test image per class; rho 2
-    keeps every class (counts 4 down to 2)."""
+    """CIFAR pickles with 1 test image per class and, for training, 4
+    images per CIFAR-10 class or 3 per CIFAR-100 class; rho 2 keeps every
+    class (counts 4 or 3 down to 2 or 1)."""
     num_classes = 10 if cfg.train_dataloader.dataset.type == 'CIFAR10LT' \
         else 100
-    root = write_cifar_pickles(str(tmp_path / 'cifar'), num_classes, 4, 1)
+    # 3 a class: the CIFAR ResNet-50 trains 2 epochs of about 160 images.
+    per_class = 4 if num_classes == 10 else 3
+    root = write_cifar_pickles(str(tmp_path / 'cifar'), num_classes,
+                               per_class, 1)
     for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
         cfg[loader].dataset.update(data_root=root, imbalance_ratio=2)
-        # Batches of 64: a CIFAR-100 epoch in 6 steps instead of 24 (the
-        # step's fixed cost, not its images, dominates on a CPU).
+        # Batches of 64: a CIFAR-100 epoch in 3 steps (the step's fixed
+        # cost, not its images, dominates on a CPU).
         cfg[loader].update(batch_size=64, num_workers=0,
                            persistent_workers=False)
 
