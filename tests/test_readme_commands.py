@@ -91,7 +91,7 @@ NOT_RUN = {
     'cores); tests/test_compare_bank_policies.py runs its short form',
     'python tools/analysis_tools/compare_ride_banks.py --seeds 0 1 2 3 4':
     'twenty 40-epoch training runs of a small RIDE (about ten minutes on two '
-    'cores); tests/test_ride.py and tests/test_ride_training.py train its '
+    'cores); tests/test_ride.py and tests/test_table2_training.py train its '
     'configs for two epochs',
     'python -m pytest tests/test_dml_datasets.py -q':
     'a part of the test suite',
