@@ -66,6 +66,14 @@ NOT_RUN = {
     'needs ImageNet-LT and 8 GPUs',
     'bash tools/dist_train.sh configs/dsb_resnext50_imagenet-lt.py 8 --resume':
     'needs ImageNet-LT and 8 GPUs',
+    'bash tools/dist_train.sh configs/imagenet-lt/'
+    'ride-6experts_resnext50_imagenet-lt.py 8':
+    'needs ImageNet-LT and 8 GPUs (tests/test_configs.py trains the config '
+    'on a fixture)',
+    'bash tools/dist_train.sh configs/imagenet-lt/'
+    'ride-distill_resnext50_imagenet-lt.py 8':
+    'needs ImageNet-LT, the teacher and 8 GPUs (tests/test_configs.py '
+    'trains the config on a fixture)',
     'bash tools/dist_test.sh configs/dsb_resnext50_imagenet-lt.py CKPT 8':
     'needs ImageNet-LT, a trained checkpoint and 8 GPUs',
     'NNODES=2 NODE_RANK=0 MASTER_ADDR=10.0.0.1 bash tools/dist_train.sh '
